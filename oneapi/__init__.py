@@ -1,0 +1,38 @@
+"""oneapi: a plugin-based, OpenAI-compatible LLM API gateway.
+
+Plugins import from here: ``from oneapi import hookimpl, Adaptor, ChannelType``.
+"""
+
+from __future__ import annotations
+
+from .adaptor import Adaptor, RelayResult, error_from_upstream
+from .hookspecs import hookimpl
+from .registry import (
+    ChannelType,
+    ConfigField,
+    Job,
+    ModelPrices,
+    OptionSpec,
+    PaymentProvider,
+)
+from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adaptor",
+    "ChannelRecord",
+    "ChannelType",
+    "ConfigField",
+    "Job",
+    "ModelPrices",
+    "OptionSpec",
+    "PaymentProvider",
+    "RelayContext",
+    "RelayError",
+    "RelayResult",
+    "Usage",
+    "__version__",
+    "error_from_upstream",
+    "hookimpl",
+]

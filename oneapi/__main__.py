@@ -1,0 +1,5 @@
+"""``python -m oneapi``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""The adaptor interface: how the core talks to one kind of upstream.
+
+OpenAI's wire format is the gateway's own language, so the base class speaks it:
+an OpenAI-format provider only sets its URL and headers; a provider with another
+format converts the request and the response (and stream) in its subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+
+from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
+from .relay.sse import relay_openai_stream, usage_from_json
+
+if TYPE_CHECKING:
+    from .registry import ChannelType
+
+__all__ = ["Adaptor", "RelayResult", "error_from_upstream"]
+
+
+@dataclass(slots=True)
+class RelayResult:
+    """A non-stream answer to send to the client."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    usage: Usage | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Adaptor:
+    """Builds upstream requests for one channel type and reads its answers.
+
+    One instance per channel type per app; methods are async where they do I/O.
+    """
+
+    def __init__(self, channel_type: ChannelType, http: httpx.AsyncClient) -> None:
+        self.channel_type = channel_type
+        self.http = http
+
+    # --- request ---
+
+    def base_url(self, channel: ChannelRecord) -> str:
+        return (channel.base_url or self.channel_type.base_url).rstrip("/")
+
+    def request_url(self, ctx: RelayContext) -> str:
+        """The upstream URL for this request (OpenAI layout: ``{base}/v1{endpoint}``)."""
+        assert ctx.channel is not None
+        return f"{self.base_url(ctx.channel)}/v1{ctx.endpoint}"
+
+    def request_headers(self, ctx: RelayContext) -> dict[str, str]:
+        assert ctx.channel is not None
+        headers = {"Authorization": f"Bearer {ctx.channel.key}"}
+        if ctx.payload is not None:
+            headers["Content-Type"] = "application/json"
+        elif ctx.content_type:
+            headers["Content-Type"] = ctx.content_type
+        if ctx.is_stream:
+            headers["Accept"] = "text/event-stream"
+        return headers
+
+    def request_body(self, ctx: RelayContext) -> bytes:
+        """The body to send: the client's JSON with the upstream model, or the raw body."""
+        if ctx.payload is None:
+            return ctx.body
+        payload = ctx.payload
+        if ctx.upstream_model != ctx.model or self.wants_stream_usage(ctx):
+            payload = dict(payload)
+            payload["model"] = ctx.upstream_model
+            if self.wants_stream_usage(ctx):
+                payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
+            return orjson.dumps(payload)
+        return ctx.extra.get("raw_json_body") or orjson.dumps(payload)
+
+    def wants_stream_usage(self, ctx: RelayContext) -> bool:
+        """Whether to ask the upstream for a final usage chunk (OpenAI's stream_options)."""
+        return False
+
+    async def send(self, ctx: RelayContext, timeout: float | None) -> httpx.Response:
+        """Send the request; the response body is not read yet."""
+        request = self.http.build_request(
+            "POST",
+            self.request_url(ctx),
+            headers=self.request_headers(ctx),
+            content=self.request_body(ctx),
+            timeout=timeout,
+        )
+        return await self.http.send(request, stream=True)
+
+    # --- response ---
+
+    async def read_response(self, ctx: RelayContext, response: httpx.Response) -> RelayResult:
+        """A successful non-stream answer in OpenAI's format, with its usage."""
+        body = await response.aread()
+        content_type = response.headers.get("content-type", "application/json")
+        if "json" not in content_type:
+            return RelayResult(response.status_code, body, content_type)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise bad_upstream_body(ctx, body) from None
+        usage = usage_from_json(data.get("usage")) if isinstance(data, dict) else None
+        return RelayResult(response.status_code, body, "application/json", usage, data)
+
+    def stream_response(self, ctx: RelayContext, response: httpx.Response) -> AsyncIterator[bytes]:
+        """A successful stream as OpenAI-format SSE bytes; sets ``ctx.usage`` when known."""
+        strip = self.wants_stream_usage(ctx) and not ctx.client_wants_usage
+        return relay_openai_stream(ctx, response.aiter_bytes(), strip)
+
+    async def read_error(self, ctx: RelayContext, response: httpx.Response) -> RelayError:
+        """The upstream's error answer as a RelayError in OpenAI's shape."""
+        body = await response.aread()
+        return error_from_upstream(ctx, response.status_code, body)
+
+    # --- channel management ---
+
+    async def fetch_balance(self, channel: ChannelRecord) -> float:
+        """The channel's remaining balance in USD."""
+        raise RelayError(501, f"balance is not supported for channel type {self.channel_type.name}")
+
+    def test_request(self, model: str) -> dict[str, Any]:
+        """The chat request a channel test sends."""
+        return {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+
+
+_DISABLE_MESSAGES = (
+    "your access was terminated",
+    "violation of our policies",
+    "your credit balance is too low",
+    "organization has been disabled",
+    "credit",
+    "balance",
+    "permission denied",
+    "organization has been restricted",
+    "api key not valid",
+    "api key expired",
+    "已欠费",
+)
+_DISABLE_TYPES = {"insufficient_quota", "authentication_error", "permission_error", "forbidden"}
+_DISABLE_CODES = {"invalid_api_key", "account_deactivated"}
+
+
+def bad_upstream_body(ctx: RelayContext, body: bytes) -> RelayError:
+    channel = ctx.channel.id if ctx.channel else 0
+    snippet = body[:80].decode("utf-8", "replace").strip()
+    return RelayError(
+        502,
+        f"channel {channel} returned a body that is not JSON: {snippet!r}",
+        "upstream_error",
+        "bad_response_body",
+        retryable=True,
+    )
+
+
+def error_from_upstream(ctx: RelayContext, status: int, body: bytes) -> RelayError:
+    """Turn an upstream error answer into a RelayError, marking retryable and fatal ones."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        if data is None and body.strip()[:1] == b"<":
+            err = bad_upstream_body(ctx, body)
+            err.status = status if status >= 500 else 502
+            err.retryable = True
+            return err
+        message = body[:200].decode("utf-8", "replace") if body else f"upstream status {status}"
+        err = {"message": message or f"upstream status {status}", "type": "upstream_error"}
+    message = str(err.get("message") or f"upstream status {status}")
+    etype = str(err.get("type") or "upstream_error")
+    code = err.get("code")
+    lowered = message.lower()
+    disable = (
+        status == 401
+        or etype in _DISABLE_TYPES
+        or code in _DISABLE_CODES
+        or any(m in lowered for m in _DISABLE_MESSAGES)
+    )
+    retryable = status not in (400, 413, 422)
+    return RelayError(
+        status, message, etype, code, err.get("param"), retryable=retryable, disable_channel=disable
+    )

@@ -1,0 +1,148 @@
+"""create_app(settings): the Quart app with the core's and the plugins' blueprints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pluggy
+from httpx_aiohttp import AiohttpTransport
+from quart import Quart, current_app
+
+from .adaptor import Adaptor
+from .billing import Ledger, Pricing
+from .cache import Cache
+from .db import Database
+from .options import Options
+from .plugins import PluginInfo, get_plugin_manager
+from .registry import Registry, build_registry
+from .settings import Settings, load_settings
+from .tokenizer import Tokenizer, http_image_fetcher
+
+__all__ = ["Gateway", "create_app", "gateway"]
+
+log = logging.getLogger("oneapi")
+
+
+@dataclass
+class Gateway:
+    """Everything a request handler needs, built once per app (no import-time globals)."""
+
+    settings: Settings
+    pm: pluggy.PluginManager
+    plugins: dict[str, PluginInfo]
+    registry: Registry
+    db: Database
+    options: Options
+    cache: Cache
+    pricing: Pricing
+    ledger: Ledger
+    tokenizer: Tokenizer
+    session_secret: str
+    start_time: int = field(default_factory=lambda: int(time.time()))
+    http: httpx.AsyncClient | None = None
+    adaptors: dict[int, Adaptor] = field(default_factory=dict)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    plugin_routes: dict[str, list[str]] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def adaptor(self, channel_type: int) -> Adaptor | None:
+        return self.adaptors.get(channel_type)
+
+    async def fetch_image(self, url: str) -> bytes:
+        """An image a user's message points at (time-limited and size-capped)."""
+        fetcher = self.memo.get("image_fetcher")
+        if fetcher is None:
+            assert self.http is not None
+            fetcher = self.memo["image_fetcher"] = http_image_fetcher(self.http, timeout=10.0)
+        return await fetcher(url)  # type: ignore[no-any-return]
+
+
+def gateway() -> Gateway:
+    """The Gateway of the app serving the current request."""
+    return current_app.extensions["oneapi"]  # type: ignore[no-any-return]
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    """Build the app: plugins, registry, database, cache, HTTP client, blueprints."""
+    settings = settings or load_settings()
+    pm, plugins = get_plugin_manager(settings.allowed_plugins, settings.disabled_plugins)
+    registry = build_registry(pm)
+    options = Options(registry.options)
+    secret = settings.SESSION_SECRET
+    if not secret:
+        secret = secrets.token_hex(32)
+        log.warning("SESSION_SECRET is not set: sessions will not survive a restart")
+    gw = Gateway(
+        settings=settings,
+        pm=pm,
+        plugins=plugins,
+        registry=registry,
+        db=Database(settings),
+        options=options,
+        cache=Cache(ttl=float(settings.SYNC_FREQUENCY)),
+        pricing=Pricing(registry, options),
+        ledger=Ledger(),
+        tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
+        session_secret=secret,
+    )
+    app = Quart(__name__, static_folder=None)
+    app.secret_key = secret
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024)
+    app.config["BODY_TIMEOUT"] = 600
+    app.config["RESPONSE_TIMEOUT"] = None
+    app.config["SESSION_COOKIE_NAME"] = "session"
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.extensions["oneapi"] = gw
+
+    from .api import api_blueprint
+    from .relay import relay_blueprint
+    from .web import web_blueprint
+
+    app.register_blueprint(relay_blueprint())
+    app.register_blueprint(api_blueprint())
+    for plugin_name, blueprint in registry.blueprints(pm, app):
+        log.info("plugin %s adds blueprint %s", plugin_name, blueprint.name)
+        app.register_blueprint(blueprint)
+        gw.plugin_routes.setdefault(plugin_name, []).extend(
+            rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint.name + ".")
+        )
+    app.register_blueprint(web_blueprint())
+
+    @app.before_serving
+    async def startup() -> None:
+        await gw.db.connect()
+        if settings.is_master:
+            await gw.db.upgrade_schema()
+            await gw.db.ensure_root()
+        await options.load()
+        gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")
+        await gw.cache.reload_all()
+        gw.http = httpx.AsyncClient(
+            transport=AiohttpTransport(
+                trust_env=False,
+                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
+            ),
+            timeout=httpx.Timeout(settings.RELAY_TIMEOUT or None, connect=30),
+            follow_redirects=False,
+        )
+        gw.adaptors = {tid: ct.adaptor(ct, gw.http) for tid, ct in registry.channel_types.items()}
+        from .jobs import start_jobs
+
+        gw.tasks = start_jobs(gw)
+
+    @app.after_serving
+    async def shutdown() -> None:
+        for task in gw.tasks:
+            task.cancel()
+        await asyncio.gather(*gw.tasks, return_exceptions=True)
+        if gw.http is not None:
+            await gw.http.aclose()
+        await gw.db.close()
+
+    return app

@@ -1,0 +1,190 @@
+"""Prices, the quota formula, and the quota ledger (reserve, settle, refund).
+
+Quota moves only through conditional UPDATEs (never read-modify-write), so token and
+user quota can never go below zero, even across nodes sharing one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tortoise.expressions import F
+
+from . import models
+from .relay.context import RelayContext, RelayError, Usage
+
+if TYPE_CHECKING:
+    from .options import Options
+    from .registry import Registry
+
+__all__ = ["Ledger", "Price", "Pricing"]
+
+log = logging.getLogger("oneapi.billing")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What one model costs for one group: a ratio pair or a fixed per-call price."""
+
+    model_ratio: float
+    completion_ratio: float
+    group_ratio: float
+    per_call_usd: float | None = None
+
+
+class Pricing:
+    """Looks prices up: admin overrides (options) first, then the plugins' defaults."""
+
+    def __init__(self, registry: Registry, options: Options) -> None:
+        self.registry = registry
+        self.options = options
+
+    def group_ratio(self, group: str) -> float:
+        return float(self.options.json("GroupRatio").get(group, 1))
+
+    def price(self, model: str, group: str, channel_type: int | None = None) -> Price:
+        """The price of ``model``; RelayError 400 for a model nobody priced."""
+        group_ratio = self.group_ratio(group)
+        per_call = self.options.json("ModelPrice").get(model, self.registry.model_prices.get(model))
+        completion = float(
+            self.options.json("CompletionRatio").get(
+                model, self.registry.completion_ratios.get(model, 1)
+            )
+        )
+        if per_call is not None:
+            return Price(0, completion, group_ratio, float(per_call))
+        ratios = self.options.json("ModelRatio")
+        ratio = None
+        if channel_type is not None:
+            ratio = ratios.get(f"{model}({channel_type})")
+        if ratio is None:
+            ratio = ratios.get(model, self.registry.model_ratios.get(model))
+        if ratio is None:
+            ratio = ratios.get("*")
+        if ratio is None:
+            raise RelayError(
+                400,
+                f"model {model} has no price; an administrator must set its ratio "
+                "(ModelRatio) or price (ModelPrice), or a default ratio under \"*\"",
+                "invalid_request_error",
+                "model_price_unset",
+                "model",
+            )
+        return Price(float(ratio), completion, group_ratio)
+
+    def quota_per_unit(self) -> float:
+        return self.options.float("QuotaPerUnit", 500000)
+
+    def text_quota(self, price: Price, usage: Usage) -> int:
+        """ceil(group × model ratio × (prompt + completion × completion ratio)), or the call price."""
+        if price.per_call_usd is not None:
+            return int(price.per_call_usd * self.quota_per_unit() * price.group_ratio)
+        if usage.prompt_tokens + usage.completion_tokens == 0:
+            return 0
+        ratio = price.model_ratio * price.group_ratio
+        quota = math.ceil(
+            round(
+                (usage.prompt_tokens + usage.completion_tokens * price.completion_ratio) * ratio, 6
+            )
+        )
+        return max(quota, 1) if ratio != 0 else 0
+
+    def image_quota(self, price: Price, model: str, size: str, quality: str, n: int) -> int:
+        """int(model ratio × group ratio × size ratio × 1000) × n, or the call price × n."""
+        sizes = self.registry.image_ratios.get(model)
+        size_ratio = 1.0
+        if sizes is not None:
+            key = f"hd:{size}" if quality == "hd" and f"hd:{size}" in sizes else size
+            if key not in sizes:
+                allowed = ", ".join(sorted(k for k in sizes if not k.startswith("hd:")))
+                raise RelayError(
+                    400, f"size {size} is not supported by {model}; use one of: {allowed}",
+                    "invalid_request_error", "invalid_size", "size",
+                )
+            size_ratio = sizes[key]
+        if price.per_call_usd is not None:
+            return int(price.per_call_usd * self.quota_per_unit() * price.group_ratio * size_ratio) * n
+        return int(price.model_ratio * price.group_ratio * size_ratio * 1000) * n
+
+
+class Ledger:
+    """Atomic quota movements on tokens and users, and the consume log."""
+
+    async def reserve(self, ctx: RelayContext, amount: int) -> int:
+        """Take ``amount`` from token and user, or raise 403; returns what was taken."""
+        if amount <= 0:
+            return 0
+        token = ctx.token
+        if not token.unlimited_quota:
+            taken = await models.Token.filter(id=token.id, remain_quota__gte=amount).update(
+                remain_quota=F("remain_quota") - amount
+            )
+            if not taken:
+                raise RelayError(
+                    403, f"token quota is not enough for this request (needs {amount})",
+                    "insufficient_quota", "insufficient_token_quota",
+                )
+        taken = await models.User.filter(id=ctx.user.id, quota__gte=amount).update(
+            quota=F("quota") - amount
+        )
+        if not taken:
+            if not token.unlimited_quota:
+                await models.Token.filter(id=token.id).update(remain_quota=F("remain_quota") + amount)
+            raise RelayError(
+                403, f"user quota is not enough for this request (needs {amount})",
+                "insufficient_quota", "insufficient_user_quota",
+            )
+        return amount
+
+    async def refund(self, ctx: RelayContext, amount: int) -> None:
+        """Give a reservation back to token and user."""
+        if amount <= 0:
+            return
+        if not ctx.token.unlimited_quota:
+            await models.Token.filter(id=ctx.token.id).update(remain_quota=F("remain_quota") + amount)
+        await models.User.filter(id=ctx.user.id).update(quota=F("quota") + amount)
+
+    async def _take_extra(self, ctx: RelayContext, wanted: int) -> int:
+        """Take up to ``wanted`` more from token and user without going below zero."""
+        for _ in range(8):
+            user = await models.User.filter(id=ctx.user.id).only("quota").first()
+            available = user.quota if user else 0
+            if not ctx.token.unlimited_quota:
+                token = await models.Token.filter(id=ctx.token.id).only("remain_quota").first()
+                available = min(available, token.remain_quota if token else 0)
+            take = max(0, min(wanted, available))
+            if take == 0:
+                return 0
+            try:
+                return await self.reserve(ctx, take)
+            except RelayError:
+                continue
+        return 0
+
+    async def settle(self, ctx: RelayContext, reserved: int, quota: int) -> int:
+        """Make the charge exactly ``quota`` (or all that is left); return what was charged."""
+        if quota < reserved:
+            await self.refund(ctx, reserved - quota)
+            charged = quota
+        elif quota > reserved:
+            charged = reserved + await self._take_extra(ctx, quota - reserved)
+            if charged < quota:
+                log.warning(
+                    "request %s cost %d but only %d quota was left", ctx.request_id, quota, charged
+                )
+        else:
+            charged = quota
+        now = int(time.time())
+        await models.Token.filter(id=ctx.token.id).update(
+            used_quota=F("used_quota") + charged, accessed_time=now
+        )
+        await models.User.filter(id=ctx.user.id).update(
+            used_quota=F("used_quota") + charged, request_count=F("request_count") + 1
+        )
+        if ctx.channel is not None and charged:
+            await models.Channel.filter(id=ctx.channel.id).update(used_quota=F("used_quota") + charged)
+        return charged

@@ -1,0 +1,97 @@
+"""``oneapi --port 3000 --log-dir ./logs``: run the gateway on Hypercorn."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="oneapi",
+        description="oneapi: an OpenAI-compatible LLM API gateway. "
+        "Configuration comes from environment variables (see README).",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default: $PORT or 3000)")
+    parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)")
+    parser.add_argument("--log-dir", default=None, help="also write logs to a rotating file in this folder")
+    parser.add_argument("--version", action="version", version=f"oneapi {__version__}")
+    return parser
+
+
+def _setup_logging(log_dir: str | None, debug: bool) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                os.path.join(log_dir, "oneapi.log"), maxBytes=20 * 1024 * 1024, backupCount=5
+            )
+        )
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, validate settings, serve until SIGTERM/SIGINT."""
+    args = _parser().parse_args(argv)
+    from .settings import SettingsError, load_settings
+
+    overrides: dict[str, object] = {}
+    if args.port is not None:
+        overrides["PORT"] = args.port
+    if args.log_dir is not None:
+        overrides["LOG_DIR"] = args.log_dir
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"oneapi: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.LOG_DIR or None, settings.DEBUG)
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from .app import create_app
+    from .registry import StartupError
+
+    try:
+        app = create_app(settings)
+    except (StartupError, ValueError) as exc:
+        print(f"oneapi: {exc}", file=sys.stderr)
+        return 2
+    config = Config()
+    config.bind = [f"{args.host}:{settings.PORT}"]
+    config.accesslog = None
+    config.graceful_timeout = 30
+    config.keep_alive_timeout = 75
+    config.backlog = 2048
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    logging.getLogger("oneapi").info("oneapi listening on %s", config.bind[0])
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,216 @@
+"""Connect from SQL_DSN, create missing tables and columns, keep abilities in sync."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import quote
+
+from tortoise import Tortoise, fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from . import models
+from .settings import Settings
+
+__all__ = ["Database", "dsn_to_url"]
+
+log = logging.getLogger("oneapi.db")
+
+_GO_MYSQL = re.compile(r"^(?P<auth>[^@]*)@tcp\((?P<host>[^)]*)\)/(?P<db>[^?]*)(?:\?(?P<q>.*))?$")
+_MYSQL_PASS_PARAMS = {"charset"}
+
+
+def dsn_to_url(settings: Settings) -> str:
+    """Turn SQL_DSN (One API's forms included) into a tortoise database URL."""
+    dsn = settings.SQL_DSN
+    if not dsn:
+        path = os.path.abspath(settings.SQLITE_PATH)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return f"sqlite://{path}?journal_mode=WAL&busy_timeout={settings.SQLITE_BUSY_TIMEOUT}"
+    pool = f"minsize=1&maxsize={min(settings.SQL_MAX_OPEN_CONNS, 100)}"
+    if dsn.startswith(("postgres://", "postgresql://")):
+        rest = dsn.split("://", 1)[1]
+        sep = "&" if "?" in rest else "?"
+        return f"postgres://{rest}{sep}{pool}"
+    if dsn.startswith("mysql://"):
+        sep = "&" if "?" in dsn else "?"
+        return f"{dsn}{sep}{pool}"
+    match = _GO_MYSQL.match(dsn)
+    if not match:
+        raise ValueError("SQL_DSN: expected postgres://..., mysql://... or user:pass@tcp(host:port)/db")
+    user, _, password = match["auth"].partition(":")
+    params = [p for p in (match["q"] or "").split("&") if p.split("=")[0] in _MYSQL_PASS_PARAMS]
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    query = "&".join([*params, pool])
+    return f"mysql://{auth}@{match['host']}/{match['db']}?{query}"
+
+
+class Database:
+    """The gateway's database: connection, schema upgrade and dialect-aware raw SQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = dsn_to_url(settings)
+        self.dialect = "sqlite"
+
+    @property
+    def conn(self) -> BaseDBAsyncClient:
+        return Tortoise.get_connection("default")
+
+    async def connect(self) -> None:
+        await Tortoise.init(
+            db_url=self.url,
+            modules={"models": ["oneapi.models"]},
+            _enable_global_fallback=True,
+        )
+        self.dialect = self.conn.capabilities.dialect
+
+    async def close(self) -> None:
+        await Tortoise.close_connections()
+
+    def sql(self, text: str) -> str:
+        """Rewrite ``?`` placeholders and double-quoted names for this dialect."""
+        if self.dialect == "postgres":
+            count = 0
+
+            def number(_: re.Match[str]) -> str:
+                nonlocal count
+                count += 1
+                return f"${count}"
+
+            return re.sub(r"\?", number, text)
+        if self.dialect == "mysql":
+            return text.replace("?", "%s").replace('"', "`")
+        return text
+
+    async def execute(self, text: str, values: list[Any] | None = None) -> int:
+        rows, _ = await self.conn.execute_query(self.sql(text), values or [])
+        return int(rows or 0)
+
+    async def fetch(self, text: str, values: list[Any] | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.conn.execute_query_dict(self.sql(text), values or [])]
+
+    async def upgrade_schema(self) -> None:
+        """Create missing tables, add missing columns; never drop or rewrite data."""
+        await Tortoise.generate_schemas(safe=True)
+        await self.execute(_ABILITIES_DDL[self.dialect])
+        for model in Tortoise.apps["models"].values():
+            await self._add_missing_columns(model)
+
+    async def _existing_columns(self, table: str) -> set[str]:
+        if self.dialect == "sqlite":
+            rows = await self.conn.execute_query_dict(f'PRAGMA table_info("{table}")')
+            return {r["name"] for r in rows}
+        schema = "DATABASE()" if self.dialect == "mysql" else "current_schema()"
+        rows = await self.fetch(
+            "SELECT column_name AS name FROM information_schema.columns "
+            f"WHERE table_name = ? AND table_schema = {schema}",
+            [table],
+        )
+        return {r["name"] for r in rows}
+
+    async def _add_missing_columns(self, model: Any) -> None:
+        table = model._meta.db_table
+        existing = {c.lower() for c in await self._existing_columns(table)}
+        for name, field in model._meta.fields_map.items():
+            column = getattr(field, "source_field", None) or name
+            if column.lower() in existing or field.pk:
+                continue
+            ddl = f'ALTER TABLE "{table}" ADD COLUMN "{column}" {self._column_type(field)}'
+            log.warning("schema upgrade: %s", ddl)
+            await self.execute(ddl)
+
+    def _column_type(self, field: fields.Field[Any]) -> str:
+        mysql, pg = self.dialect == "mysql", self.dialect == "postgres"
+        if isinstance(field, fields.BooleanField):
+            sql = "BOOL" if not pg else "BOOLEAN"
+        elif isinstance(field, fields.BigIntField):
+            sql = "BIGINT"
+        elif isinstance(field, fields.IntField):
+            sql = "INT" if not pg else "INTEGER"
+        elif isinstance(field, fields.FloatField):
+            sql = "DOUBLE PRECISION" if pg else ("DOUBLE" if mysql else "REAL")
+        elif isinstance(field, fields.DecimalField):
+            sql = f"DECIMAL({field.max_digits},{field.decimal_places})"
+        elif isinstance(field, fields.CharField):
+            sql = f"VARCHAR({field.max_length})"
+        else:
+            sql = "LONGTEXT" if mysql else "TEXT"
+        default = field.default
+        if default is not None and not callable(default) and not sql.endswith("TEXT"):
+            literal = (
+                ("TRUE" if default else "FALSE")
+                if isinstance(default, bool) and pg
+                else repr(int(default) if isinstance(default, bool) else default)
+            )
+            sql += f" DEFAULT {literal}"
+        return sql + ("" if field.null else (" NOT NULL" if default is not None else ""))
+
+    async def ensure_root(self) -> None:
+        """Create root/123456 on first start, as One API does."""
+        import bcrypt
+
+        if await models.User.exists():
+            return
+        hashed = bcrypt.hashpw(b"123456", bcrypt.gensalt()).decode()
+        root = await models.User.create(
+            username="root",
+            password=hashed,
+            display_name="Root User",
+            role=models.ROLE_ROOT,
+            quota=500_000_000_000_000,
+            access_token=self.settings.INITIAL_ROOT_ACCESS_TOKEN or None,
+        )
+        if self.settings.INITIAL_ROOT_TOKEN:
+            await models.Token.create(
+                user_id=root.id,
+                key=self.settings.INITIAL_ROOT_TOKEN.removeprefix("sk-"),
+                name="Initial Root Token",
+                unlimited_quota=True,
+                created_time=int(time.time()),
+            )
+        log.warning("created the root user with password 123456: CHANGE IT NOW")
+
+    async def sync_abilities(self, channel: models.Channel) -> None:
+        """Rewrite the abilities rows of one channel from its groups and models."""
+        await self.execute("DELETE FROM abilities WHERE channel_id = ?", [channel.id])
+        rows = [
+            [group, model, channel.id, channel.status == models.CHANNEL_ENABLED, channel.priority or 0]
+            for group in split_list(channel.group)
+            for model in split_list(channel.models)
+        ]
+        for row in {(r[0], r[1]): r for r in rows}.values():
+            await self.execute(
+                'INSERT INTO abilities ("group", model, channel_id, enabled, priority) '
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+
+    async def delete_abilities(self, channel_id: int) -> None:
+        await self.execute("DELETE FROM abilities WHERE channel_id = ?", [channel_id])
+
+
+def split_list(value: str | None) -> list[str]:
+    """A comma list as One API stores it, trimmed, without empties or repeats."""
+    seen: dict[str, None] = {}
+    for item in (value or "").split(","):
+        item = item.strip()
+        if item:
+            seen[item] = None
+    return list(seen)
+
+
+_ABILITIES_DDL = {
+    "sqlite": 'CREATE TABLE IF NOT EXISTS abilities ("group" VARCHAR(32) NOT NULL, model VARCHAR(191) '
+    "NOT NULL, channel_id INTEGER NOT NULL, enabled BOOLEAN, priority BIGINT DEFAULT 0, "
+    'PRIMARY KEY ("group", model, channel_id))',
+    "postgres": 'CREATE TABLE IF NOT EXISTS abilities ("group" VARCHAR(32) NOT NULL, model VARCHAR(191) '
+    "NOT NULL, channel_id BIGINT NOT NULL, enabled BOOLEAN, priority BIGINT DEFAULT 0, "
+    'PRIMARY KEY ("group", model, channel_id))',
+    "mysql": "CREATE TABLE IF NOT EXISTS abilities (`group` VARCHAR(32) NOT NULL, model VARCHAR(191) "
+    "NOT NULL, channel_id BIGINT NOT NULL, enabled TINYINT(1), priority BIGINT DEFAULT 0, "
+    "PRIMARY KEY (`group`, model, channel_id))",
+}

@@ -1,0 +1,91 @@
+"""The core's own hookimpls: One API's options and the default quota formula (trylast)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .hookspecs import hookimpl
+from .options import (
+    validate_bool,
+    validate_int,
+    validate_json_object,
+    validate_number,
+    validate_ratio_map,
+)
+from .registry import OptionSpec
+
+if TYPE_CHECKING:
+    from .relay.context import RelayContext, Usage
+
+_BOOL_OPTIONS = {
+    "PasswordLoginEnabled": "true",
+    "PasswordRegisterEnabled": "true",
+    "RegisterEnabled": "true",
+    "EmailVerificationEnabled": "false",
+    "EmailDomainRestrictionEnabled": "false",
+    "GitHubOAuthEnabled": "false",
+    "TurnstileCheckEnabled": "false",
+    "AutomaticDisableChannelEnabled": "false",
+    "AutomaticEnableChannelEnabled": "false",
+    "ApproximateTokenEnabled": "false",
+    "LogConsumeEnabled": "true",
+    "DisplayInCurrencyEnabled": "true",
+    "DisplayTokenStatEnabled": "true",
+}
+_INT_OPTIONS = {
+    "QuotaForNewUser": "0",
+    "QuotaForInviter": "0",
+    "QuotaForInvitee": "0",
+    "QuotaRemindThreshold": "1000",
+    "PreConsumedQuota": "500",
+    "RetryTimes": "0",
+    "SMTPPort": "587",
+    "LogRetentionDays": "0",
+}
+_NUMBER_OPTIONS = {"QuotaPerUnit": "500000", "ChannelDisableThreshold": "5"}
+_TEXT_OPTIONS = {
+    "EmailDomainWhitelist": "gmail.com,yahoo.com,outlook.com,hotmail.com,qq.com,163.com,126.com,foxmail.com,icloud.com",
+    "GitHubClientId": "",
+    "GitHubClientSecret": "",
+    "TurnstileSiteKey": "",
+    "TurnstileSecretKey": "",
+    "SMTPServer": "",
+    "SMTPAccount": "",
+    "SMTPFrom": "",
+    "SMTPToken": "",
+    "MessagePusherAddress": "",
+    "MessagePusherToken": "",
+    "TopUpLink": "",
+    "ChatLink": "",
+    "Notice": "",
+    "About": "",
+    "HomePageContent": "",
+    "Footer": "",
+    "SystemName": "One API",
+    "Logo": "",
+    "ServerAddress": "",
+    "Theme": "default",
+}
+_RATIO_OPTIONS = {"ModelRatio": "{}", "CompletionRatio": "{}", "ModelPrice": "{}"}
+
+
+@hookimpl(trylast=True)
+def register_options() -> list[OptionSpec]:
+    specs = [OptionSpec(k, v, validate_bool) for k, v in _BOOL_OPTIONS.items()]
+    specs += [OptionSpec(k, v, validate_int) for k, v in _INT_OPTIONS.items()]
+    specs += [OptionSpec(k, v, validate_number) for k, v in _NUMBER_OPTIONS.items()]
+    specs += [
+        OptionSpec(k, v, secret=k.endswith(("Secret", "Token", "Key")))
+        for k, v in _TEXT_OPTIONS.items()
+    ]
+    specs += [OptionSpec(k, v, validate_ratio_map) for k, v in _RATIO_OPTIONS.items()]
+    specs.append(OptionSpec("GroupRatio", '{"default": 1, "vip": 1, "svip": 1}', validate_ratio_map))
+    specs.append(OptionSpec("ChannelConfigDefaults", "{}", validate_json_object))
+    return specs
+
+
+@hookimpl(trylast=True)
+def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
+    """The core formula: the relay stored the priced computation in ``ctx.extra``."""
+    compute = ctx.extra.get("quota_for")
+    return compute(usage) if compute is not None else None

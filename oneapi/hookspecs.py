@@ -1,0 +1,82 @@
+"""The plugin contract: every hook a oneapi plugin may implement.
+
+Hooks are called with keyword arguments. pluggy is synchronous: a ``firstresult``
+hook returns a plain value (or an object whose methods are async), never a
+coroutine. Collected hooks may return awaitables; the core awaits them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:
+    from quart import Blueprint, Quart
+
+    from .registry import ChannelType, Job, ModelPrices, OptionSpec, PaymentProvider
+    from .relay.context import RelayContext, Usage
+
+hookspec = HookspecMarker("oneapi")
+hookimpl = HookimplMarker("oneapi")
+
+
+# --- registrations: collected once at start-up, validated by the core ---
+
+
+@hookspec
+def register_channel_types() -> list[ChannelType]:
+    """Return the channel types this plugin relays to (One API type ids)."""
+
+
+@hookspec
+def register_model_prices() -> ModelPrices:
+    """Return default model ratios, completion ratios and per-call prices."""
+
+
+@hookspec
+def register_options() -> list[OptionSpec]:
+    """Return option keys with their defaults and validation."""
+
+
+@hookspec
+def register_blueprints(app: Quart) -> list[Blueprint]:
+    """Return extra Quart blueprints (routes such as ``/mj/...`` or payment callbacks)."""
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Return background jobs (name, interval, master-only, coroutine function)."""
+
+
+@hookspec
+def register_payment_providers() -> list[PaymentProvider]:
+    """Return payment providers (name, methods, create a payment, verify a callback)."""
+
+
+# --- relay: called per request ---
+
+
+@hookspec
+def transform_request(ctx: RelayContext, payload: dict[str, Any] | None) -> Any:
+    """Change ``payload`` in place or raise ``RelayError`` to reject the request; may return an awaitable."""
+
+
+@hookspec
+def transform_response(ctx: RelayContext, result: Any) -> Any:
+    """Inspect or change a non-stream relay result; may return an awaitable."""
+
+
+@hookspec(firstresult=True)
+def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
+    """Return the quota to charge for this request; the core's formula is the trylast default."""
+
+
+@hookspec
+def quota_consumed(ctx: RelayContext, quota: int) -> Any:
+    """Called after a request's quota was settled (alerts, exports); may return an awaitable."""
+
+
+@hookspec
+def payment_completed(order: Any) -> Any:
+    """Called after the core credited a paid order; may return an awaitable."""

@@ -1,0 +1,136 @@
+"""One typed record per relayed request, and the plain cached records it refers to."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ChannelRecord",
+    "RelayContext",
+    "RelayError",
+    "TokenRecord",
+    "Usage",
+    "UserRecord",
+]
+
+
+@dataclass(slots=True)
+class TokenRecord:
+    """A token as the hot path needs it (cached; quota is only advisory here)."""
+
+    id: int
+    user_id: int
+    key: str
+    name: str
+    status: int
+    expired_time: int
+    remain_quota: int
+    unlimited_quota: bool
+    models: frozenset[str] | None
+    subnets: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class UserRecord:
+    """A user as the hot path needs it (cached)."""
+
+    id: int
+    username: str
+    role: int
+    status: int
+    group: str
+    quota: int
+
+
+@dataclass(slots=True)
+class ChannelRecord:
+    """A channel as selection and the adaptors need it (cached)."""
+
+    id: int
+    type: int
+    name: str
+    key: str
+    status: int
+    base_url: str
+    models: tuple[str, ...]
+    groups: tuple[str, ...]
+    model_mapping: dict[str, str]
+    priority: int
+    weight: int
+    config: dict[str, Any]
+    other: str
+    system_prompt: str
+    organization: str
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token usage of one request, in OpenAI's terms."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RelayError(Exception):
+    """An error answered to the client in OpenAI's shape ``{"error": {...}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type: str = "one_api_error",
+        code: str | int | None = None,
+        param: str | None = None,
+        *,
+        retryable: bool = False,
+        disable_channel: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.retryable = retryable
+        self.disable_channel = disable_channel
+
+    def body(self, request_id: str = "") -> dict[str, Any]:
+        message = f"{self.message} (request id: {request_id})" if request_id else self.message
+        return {"error": {"message": message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+@dataclass(slots=True)
+class RelayContext:
+    """Everything known about one relayed request, passed to adaptors and hooks."""
+
+    request_id: str
+    mode: str
+    endpoint: str
+    token: TokenRecord
+    user: UserRecord
+    model: str
+    body: bytes
+    content_type: str
+    payload: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+    is_stream: bool = False
+    channel: ChannelRecord | None = None
+    upstream_model: str = ""
+    client_wants_usage: bool = False
+    prompt_tokens: int = 0
+    usage: Usage | None = None
+    completion_text: list[str] = field(default_factory=list)
+    delivered: bool = False
+    started: float = field(default_factory=time.monotonic)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return self.user.group

@@ -1,0 +1,288 @@
+"""The relay, straight through: auth → parse → price → reserve → upstream (retries) → settle."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+from quart import Response, current_app, request
+
+from .. import models
+from ..auth import authenticate_relay
+from . import modes
+from .context import ChannelRecord, RelayContext, RelayError
+
+if TYPE_CHECKING:
+    from ..adaptor import Adaptor, RelayResult
+    from ..app import Gateway
+
+__all__ = ["error_response", "relay"]
+
+log = logging.getLogger("oneapi.relay")
+
+SATURATED = "当前分组上游负载已饱和，请稍后再试 (the upstream of this group is saturated; please try again later)"
+
+
+def new_request_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:12]
+
+
+def error_response(err: RelayError, request_id: str) -> Response:
+    response = Response(orjson.dumps(err.body(request_id)), err.status, content_type="application/json")
+    response.headers["X-Oneapi-Request-Id"] = request_id
+    return response
+
+
+async def _call_hooks(results: list[Any]) -> None:
+    for result in results:
+        if inspect.isawaitable(result):
+            await result
+
+
+def client_key() -> str:
+    headers = request.headers
+    return headers.get("Authorization") or headers.get("x-api-key") or headers.get("api-key") or ""
+
+
+async def parse_request(gw: Gateway, mode: modes.Mode, path_model: str | None) -> dict[str, Any]:
+    """Body, payload/form, model and stream flag of the incoming request."""
+    body = await request.get_data(cache=False)
+    content_type = request.headers.get("Content-Type", "")
+    out: dict[str, Any] = {"body": body, "content_type": content_type, "payload": None, "form": None}
+    if mode.multipart:
+        if "multipart/form-data" not in content_type:
+            raise RelayError(400, "this endpoint expects multipart/form-data", "invalid_request_error",
+                             "invalid_content_type")
+        form = await request.form
+        out["form"] = {k: v for k, v in form.items()}
+        out["model"] = out["form"].get("model") or mode.default_model
+        out["is_stream"] = False
+        return out
+    if "json" not in content_type and content_type:
+        raise RelayError(415, "the request body must be JSON (Content-Type: application/json)",
+                         "invalid_request_error", "invalid_content_type")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RelayError(400, f"the request body is not valid JSON: {exc}", "invalid_request_error",
+                         "invalid_json") from None
+    if not isinstance(payload, dict):
+        raise RelayError(400, "the request body must be a JSON object", "invalid_request_error", "invalid_json")
+    model = payload.get("model") or path_model or mode.default_model
+    if not isinstance(model, str) or not model:
+        raise RelayError(400, "model is required", "invalid_request_error", "missing_model", "model")
+    out.update(payload=payload, model=model, is_stream=payload.get("stream") is True)
+    return out
+
+
+async def relay(mode_name: str, path_model: str | None = None) -> Response:
+    """Relay one /v1 request; every failure becomes an OpenAI-shaped error."""
+    gw: Gateway = current_app.extensions["oneapi"]
+    request_id = new_request_id()
+    ctx: RelayContext | None = None
+    reserved = 0
+    try:
+        token, user, pinned = await authenticate_relay(gw.cache, client_key(), request.remote_addr or "")
+        mode = modes.MODES[mode_name]
+        parsed = await parse_request(gw, mode, path_model)
+        if token.models is not None and parsed["model"] not in token.models:
+            raise RelayError(403, f"this token may not use model {parsed['model']}", "permission_error",
+                             "model_not_allowed", "model")
+        ctx = RelayContext(request_id=request_id, mode=mode.name, endpoint=mode.endpoint, token=token,
+                           user=user, model=parsed["model"], body=parsed["body"],
+                           content_type=parsed["content_type"], payload=parsed["payload"],
+                           form=parsed["form"], is_stream=parsed["is_stream"])
+        if ctx.payload is not None:
+            ctx.client_wants_usage = bool((ctx.payload.get("stream_options") or {}).get("include_usage"))
+            ctx.extra["raw_json_body"] = ctx.body
+        if mode.name == "moderations" and path_model is None and "model" not in (ctx.payload or {}):
+            ctx.payload = {**(ctx.payload or {}), "model": ctx.model}
+            ctx.extra.pop("raw_json_body", None)
+        await _call_hooks(gw.pm.hook.transform_request(ctx=ctx, payload=ctx.payload))
+        price = gw.pricing.price(ctx.model, user.group)
+        ctx.prompt_tokens = await modes.count_prompt(gw, ctx)
+        plan = modes.plan(gw, ctx, price)
+        ctx.extra["quota_for"] = plan.quota_for
+        reserved = await gw.ledger.reserve(ctx, plan.reserve)
+        response = await _attempts(gw, ctx, pinned, reserved)
+        reserved = 0  # settlement owns it now
+        return response
+    except RelayError as err:
+        if reserved and ctx is not None:
+            await gw.ledger.refund(ctx, reserved)
+        return error_response(err, request_id)
+
+
+async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Response:
+    """Try channels until one answers; retry others on retryable errors."""
+    tried: set[int] = set()
+    retries = 0 if pinned is not None else max(gw.options.int("RetryTimes"), 0)
+    rng = random.Random()
+    last: RelayError | None = None
+    for _ in range(retries + 1):
+        channel = _choose(gw, ctx, pinned, tried, rng)
+        if channel is None:
+            break
+        tried.add(channel.id)
+        adaptor = gw.adaptor(channel.type)
+        if adaptor is None:
+            last = RelayError(503, f"channel {channel.id} has type {channel.type}, which no loaded plugin provides",
+                              "one_api_error", "channel_type_unavailable", retryable=True)
+            continue
+        ctx.channel = channel
+        ctx.upstream_model = channel.model_mapping.get(ctx.model, ctx.model)
+        try:
+            return await _one_attempt(gw, ctx, adaptor, reserved)
+        except RelayError as err:
+            last = err
+            if err.disable_channel:
+                await _auto_disable(gw, channel, err.message)
+            if not err.retryable:
+                raise
+            log.info("request %s: channel %s failed (%s), %s", ctx.request_id, channel.id, err.status,
+                     "retrying" if len(tried) <= retries else "giving up")
+    if last is None:
+        raise RelayError(503, f"当前分组 {ctx.group} 下对于模型 {ctx.model} 无可用渠道 "
+                         f"(no channel available for model {ctx.model} in group {ctx.group})",
+                         "one_api_error", "model_not_available")
+    if last.status == 429:
+        last.message = SATURATED
+    raise last
+
+
+def _choose(gw: Gateway, ctx: RelayContext, pinned: int | None, tried: set[int],
+            rng: random.Random) -> ChannelRecord | None:
+    table = gw.cache.channels
+    if pinned is None:
+        return table.pick(ctx.group, ctx.model, tried, rng)
+    if pinned in tried:
+        return None
+    channel = table.by_id.get(pinned)
+    if channel is None or channel.status != models.CHANNEL_ENABLED:
+        raise RelayError(403, f"channel {pinned} does not exist or is disabled", "permission_error",
+                         "channel_unavailable")
+    return channel
+
+
+async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserved: int) -> Response:
+    timeout = gw.settings.RELAY_TIMEOUT or None
+    try:
+        upstream = await adaptor.send(ctx, timeout)
+    except httpx.TimeoutException:
+        raise RelayError(504, f"channel {ctx.channel.id if ctx.channel else 0} timed out", "upstream_error",
+                         "upstream_timeout", retryable=True) from None
+    except httpx.HTTPError as exc:
+        raise RelayError(502, f"channel {ctx.channel.id if ctx.channel else 0} is unreachable: {exc}",
+                         "upstream_error", "upstream_unreachable", retryable=True) from None
+    if upstream.status_code >= 400:
+        try:
+            raise await adaptor.read_error(ctx, upstream)
+        finally:
+            await upstream.aclose()
+    is_sse = "text/event-stream" in upstream.headers.get("content-type", "")
+    if ctx.is_stream and is_sse:
+        return _stream(gw, ctx, adaptor, upstream, reserved)
+    if modes.MODES[ctx.mode].binary_response:
+        return _passthrough(gw, ctx, upstream, reserved)
+    try:
+        result = await adaptor.read_response(ctx, upstream)
+    finally:
+        await upstream.aclose()
+    await _call_hooks(gw.pm.hook.transform_response(ctx=ctx, result=result))
+    ctx.delivered = True
+    _settle_later(gw, ctx, reserved, result)
+    response = Response(result.body, result.status, content_type=result.content_type)
+    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
+    return response
+
+
+def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in adaptor.stream_response(ctx, upstream):
+                ctx.delivered = True
+                yield chunk
+        except httpx.HTTPError as exc:
+            log.warning("request %s: upstream stream broke: %s", ctx.request_id, exc)
+        finally:
+            await upstream.aclose()
+            app.add_background_task(_settle, gw, ctx, reserved, None)
+
+    response = Response(body(), 200, content_type="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
+    response.timeout = None
+    return response
+
+
+def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                ctx.delivered = True
+                yield chunk
+        finally:
+            await upstream.aclose()
+            app.add_background_task(_settle, gw, ctx, reserved, None)
+
+    response = Response(body(), upstream.status_code,
+                        content_type=upstream.headers.get("content-type", "application/octet-stream"))
+    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
+    response.timeout = None
+    return response
+
+
+def _settle_later(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
+    current_app.add_background_task(_settle, gw, ctx, reserved, result)
+
+
+async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
+    """Charge the final quota, write the consume log, tell the plugins."""
+    try:
+        if not ctx.delivered:
+            await gw.ledger.refund(ctx, reserved)
+            return
+        usage = modes.final_usage(gw, ctx, result)
+        quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage)
+        quota = int(quota or 0)
+        charged = await gw.ledger.settle(ctx, reserved, quota)
+        if gw.options.bool("LogConsumeEnabled"):
+            price = gw.pricing.price(ctx.model, ctx.group)
+            await models.Log.create(
+                user_id=ctx.user.id, created_at=int(time.time()), type=models.LOG_CONSUME,
+                content=f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
+                f"completion ratio {price.completion_ratio:g}"
+                + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""),
+                username=ctx.user.username, token_name=ctx.token.name, model_name=ctx.model,
+                quota=charged, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                channel_id=ctx.channel.id if ctx.channel else 0, request_id=ctx.request_id,
+                elapsed_time=int((time.monotonic() - ctx.started) * 1000), is_stream=ctx.is_stream,
+            )
+        await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=charged))
+    except Exception:
+        log.exception("request %s: settlement failed", ctx.request_id)
+
+
+async def _auto_disable(gw: Gateway, channel: ChannelRecord, reason: str) -> None:
+    if not gw.options.bool("AutomaticDisableChannelEnabled"):
+        return
+    changed = await models.Channel.filter(id=channel.id, status=models.CHANNEL_ENABLED).update(
+        status=models.CHANNEL_AUTO_DISABLED, status_reason=reason[:250]
+    )
+    if changed:
+        log.warning("channel %s (%s) disabled automatically: %s", channel.id, channel.name, reason)
+        row = await models.Channel.get(id=channel.id)
+        await gw.db.sync_abilities(row)
+        await gw.cache.reload_channels()

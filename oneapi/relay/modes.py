@@ -1,0 +1,159 @@
+"""What differs between the /v1 endpoints: how the model is found, what a request
+is expected to cost, and how its final usage is known."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .context import RelayContext, RelayError, Usage
+
+if TYPE_CHECKING:
+    from ..adaptor import RelayResult
+    from ..app import Gateway
+    from ..billing import Price
+
+__all__ = ["MODES", "Mode", "Plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much to reserve before the upstream call, and the final quota from usage."""
+
+    reserve: int
+    quota_for: Callable[[Usage], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """One kind of relay request."""
+
+    name: str
+    endpoint: str
+    default_model: str = ""
+    multipart: bool = False
+    binary_response: bool = False
+    token_priced: bool = True
+
+
+MODES = {
+    m.name: m
+    for m in (
+        Mode("chat", "/chat/completions"),
+        Mode("completions", "/completions"),
+        Mode("embeddings", "/embeddings"),
+        Mode("moderations", "/moderations", default_model="text-moderation-latest"),
+        Mode("images", "/images/generations", default_model="dall-e-2", token_priced=False),
+        Mode("speech", "/audio/speech", binary_response=True, token_priced=False),
+        Mode("transcriptions", "/audio/transcriptions", "whisper-1", multipart=True),
+        Mode("translations", "/audio/translations", "whisper-1", multipart=True),
+    )
+}
+
+
+def _completion_budget(gw: Gateway, payload: dict[str, Any]) -> int:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = payload.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value * max(int(payload.get("n") or 1), 1)
+    return gw.options.int("PreConsumedQuota", 500)
+
+
+async def count_prompt(gw: Gateway, ctx: RelayContext) -> int:
+    """Prompt tokens counted locally (used to reserve, and when the upstream gives no usage)."""
+    payload = ctx.payload or {}
+    tok = gw.tokenizer
+    if ctx.mode == "chat":
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise RelayError(400, "messages must be a non-empty array", "invalid_request_error",
+                             "invalid_messages", "messages")
+        count = await tok.count_messages_async(ctx.model, messages, gw.fetch_image)
+        if payload.get("tools"):
+            count += tok.count_tools(ctx.model, payload["tools"])
+        return count
+    if ctx.mode == "completions":
+        prompt = payload.get("prompt", "")
+        return tok.count_input(ctx.model, prompt)
+    if ctx.mode in ("embeddings", "moderations"):
+        if "input" not in payload:
+            raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
+        return tok.count_input(ctx.model, payload["input"])
+    return 0
+
+
+def plan(gw: Gateway, ctx: RelayContext, price: Price) -> Plan:
+    """Reserve and final-quota rules for this request's mode."""
+    pricing = gw.pricing
+    payload = ctx.payload or {}
+    if ctx.mode == "images":
+        n = payload.get("n", 1)
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10:
+            raise RelayError(400, "n must be an integer between 1 and 10", "invalid_request_error",
+                             "invalid_n", "n")
+        if not isinstance(payload.get("prompt"), str) or not payload["prompt"]:
+            raise RelayError(400, "prompt is required", "invalid_request_error", "missing_prompt", "prompt")
+        size = str(payload.get("size") or "1024x1024")
+        quota = pricing.image_quota(price, ctx.model, size, str(payload.get("quality") or ""), n)
+        return Plan(quota, lambda usage: quota)
+    if ctx.mode == "speech":
+        text = payload.get("input")
+        if not isinstance(text, str) or not text:
+            raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
+        if len(text) > 4096:
+            raise RelayError(400, "input must be at most 4096 characters", "invalid_request_error",
+                             "input_too_long", "input")
+        if price.per_call_usd is not None:
+            quota = pricing.text_quota(price, Usage())
+        else:
+            quota = max(1, int(len(text) * price.model_ratio * price.group_ratio))
+        return Plan(quota, lambda usage: quota)
+    budget = 0 if ctx.mode in ("embeddings", "moderations") else _completion_budget(gw, payload)
+    if ctx.mode in ("transcriptions", "translations"):
+        budget = gw.options.int("PreConsumedQuota", 500)
+    reserve = pricing.text_quota(price, Usage(ctx.prompt_tokens, budget))
+    return Plan(reserve, lambda usage: pricing.text_quota(price, usage))
+
+
+def _texts_of(result: Any) -> list[str]:
+    texts: list[str] = []
+    for choice in (result or {}).get("choices") or ():
+        message = choice.get("message") or {}
+        content = message.get("content") if message else choice.get("text")
+        if isinstance(content, str):
+            texts.append(content)
+        for call in message.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            texts.append((fn.get("name") or "") + (fn.get("arguments") or ""))
+    return texts
+
+
+def final_usage(gw: Gateway, ctx: RelayContext, result: RelayResult | None) -> Usage:
+    """The request's usage: the upstream's when it gave one, else counted locally."""
+    if ctx.mode in ("transcriptions", "translations") and result is not None:
+        text = transcript_text(result.body, result.content_type)
+        return Usage(0, gw.tokenizer.count_text(ctx.model, text))
+    if ctx.usage is not None and (ctx.usage.prompt_tokens or ctx.usage.completion_tokens):
+        return ctx.usage
+    if ctx.mode in ("embeddings", "moderations"):
+        return Usage(ctx.prompt_tokens, 0)
+    texts = _texts_of(result.json) if result is not None and result.json else ctx.completion_text
+    completion = gw.tokenizer.count_text(ctx.model, "".join(texts)) if texts else 0
+    return Usage(ctx.prompt_tokens, completion)
+
+
+def transcript_text(body: bytes, content_type: str) -> str:
+    """The words of a transcription answer in any response_format."""
+    text = body.decode("utf-8", "replace")
+    if "json" in content_type:
+        try:
+            return str(json.loads(text).get("text", ""))
+        except (json.JSONDecodeError, AttributeError):
+            return ""
+    lines = [
+        line for line in text.splitlines()
+        if line.strip() and "-->" not in line and not line.strip().isdigit() and line.strip() != "WEBVTT"
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Every environment variable the gateway reads, validated once at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+
+class SettingsError(Exception):
+    """A bad environment variable; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    """The gateway's configuration, from the environment (names as in One API)."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, populate_by_name=True)
+
+    PORT: int = Field(3000, ge=1, le=65535)
+    LOG_DIR: str = ""
+    DEBUG: bool = False
+
+    SQL_DSN: str = ""
+    SQLITE_PATH: str = "./data/one-api.db"
+    SQLITE_BUSY_TIMEOUT: int = Field(3000, ge=0)
+    SQL_MAX_OPEN_CONNS: int = Field(1000, ge=1)
+    SQL_MAX_IDLE_CONNS: int = Field(100, ge=0)
+    SQL_CONN_MAX_LIFETIME: int = Field(
+        60, ge=0, validation_alias=AliasChoices("SQL_CONN_MAX_LIFETIME", "SQL_MAX_LIFETIME")
+    )
+
+    SESSION_SECRET: str = ""
+    REDIS_CONN_STRING: str = ""
+    MEMORY_CACHE_ENABLED: bool = True
+    SYNC_FREQUENCY: int = Field(600, ge=1)
+    NODE_TYPE: Literal["master", "slave"] = "master"
+    FRONTEND_BASE_URL: str = ""
+
+    CHANNEL_UPDATE_FREQUENCY: int = Field(0, ge=0)
+    CHANNEL_TEST_FREQUENCY: int = Field(0, ge=0)
+    POLLING_INTERVAL: float = Field(0, ge=0)
+    BATCH_UPDATE_ENABLED: bool = False
+    BATCH_UPDATE_INTERVAL: float = Field(5, gt=0)
+
+    GLOBAL_API_RATE_LIMIT: int = Field(180, ge=0)
+    GLOBAL_WEB_RATE_LIMIT: int = Field(60, ge=0)
+    CRITICAL_RATE_LIMIT: int = Field(20, ge=0)
+
+    TIKTOKEN_CACHE_DIR: str = ""
+    DATA_GYM_CACHE_DIR: str = ""
+    RELAY_TIMEOUT: float = Field(0, ge=0)
+    MAX_REQUEST_BODY_MB: float = Field(64, gt=0)
+
+    INITIAL_ROOT_TOKEN: str = ""
+    INITIAL_ROOT_ACCESS_TOKEN: str = ""
+
+    ONEAPI_PLUGINS: str = ""
+    ONEAPI_DISABLED_PLUGINS: str = ""
+
+    @field_validator("SESSION_SECRET", "REDIS_CONN_STRING", "SQL_DSN", "FRONTEND_BASE_URL")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def allowed_plugins(self) -> set[str] | None:
+        """Plugin names from ONEAPI_PLUGINS, or None when every plugin is allowed."""
+        names = {n.strip() for n in self.ONEAPI_PLUGINS.split(",") if n.strip()}
+        return names or None
+
+    @property
+    def disabled_plugins(self) -> set[str]:
+        """Plugin names from ONEAPI_DISABLED_PLUGINS."""
+        return {n.strip() for n in self.ONEAPI_DISABLED_PLUGINS.split(",") if n.strip()}
+
+    @property
+    def is_master(self) -> bool:
+        return self.NODE_TYPE == "master"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus overrides); raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"invalid environment variable {name}: {first['msg']}") from None

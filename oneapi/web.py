@@ -1,0 +1,47 @@
+"""The bundled web UI: built files under oneapi/static, SPA fallback to index.html."""
+
+from __future__ import annotations
+
+import os
+
+from quart import Blueprint, Response, redirect, request, send_from_directory
+from quart.typing import ResponseReturnValue
+
+from .app import gateway
+
+__all__ = ["web_blueprint"]
+
+STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+_NOT_PAGES = ("api/", "v1/", "mj/", "dashboard/")
+
+
+def web_blueprint() -> Blueprint:
+    bp = Blueprint("web", __name__)
+
+    @bp.get("/")
+    @bp.get("/<path:path>")
+    async def page(path: str = "") -> ResponseReturnValue:
+        if path.startswith(_NOT_PAGES) or path in ("api", "v1", "mj"):
+            return Response('{"error": "not found"}', 404, content_type="application/json")
+        settings = gateway().settings
+        if settings.FRONTEND_BASE_URL and not settings.is_master:
+            target = settings.FRONTEND_BASE_URL.rstrip("/") + request.full_path.rstrip("?")
+            return redirect(target, 302)
+        full = os.path.join(STATIC_DIR, path)
+        if path and os.path.isfile(full):
+            response = await send_from_directory(STATIC_DIR, path)
+            if path.startswith("assets/"):
+                response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            return response
+        index = os.path.join(STATIC_DIR, "index.html")
+        if not os.path.isfile(index):
+            return Response(
+                "<h1>oneapi</h1><p>The web UI is not built: run <code>make run</code>.</p>",
+                200,
+                content_type="text/html",
+            )
+        response = await send_from_directory(STATIC_DIR, "index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return bp

@@ -1,0 +1,140 @@
+"""Test plugin: channel type 9999 "Echo" that answers chat requests itself, plus /echo/ping.
+
+It exists to prove that the core relays a channel type it has never heard of, that a plugin
+distribution is discovered through its entry point, and that every hook is called.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import orjson
+from quart import Blueprint
+
+from oneapi import (
+    Adaptor,
+    ChannelType,
+    ConfigField,
+    Job,
+    ModelPrices,
+    OptionSpec,
+    RelayContext,
+    RelayError,
+    RelayResult,
+    Usage,
+    hookimpl,
+)
+
+MARKS = os.environ.get("ONEAPI_ECHO_MARKS", "")
+
+
+def _mark(name: str) -> None:
+    if MARKS:
+        with open(MARKS, "a") as fh:
+            fh.write(name + "\n")
+
+
+class _Answer:
+    """Stands in for an upstream response: the echo never leaves the process."""
+
+    status_code = 200
+    headers = {"content-type": "application/json"}
+
+    async def aclose(self) -> None:
+        return None
+
+
+class EchoAdaptor(Adaptor):
+    """Answers without any upstream: the reply is the last user message reversed."""
+
+    async def send(self, ctx: RelayContext, timeout: float | None) -> Any:
+        return _Answer()
+
+    async def read_response(self, ctx: RelayContext, response: Any) -> RelayResult:
+        text = str((ctx.payload or {})["messages"][-1]["content"])[::-1]
+        body = {
+            "id": "echo-1", "object": "chat.completion", "created": int(time.time()), "model": ctx.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+        }
+        return RelayResult(200, orjson.dumps(body), usage=Usage(7, 3), json=body)
+
+
+@hookimpl
+def register_channel_types() -> list[ChannelType]:
+    _mark("register_channel_types")
+    return [ChannelType(9999, "Echo", EchoAdaptor, models=("echo-1",),
+                        config_fields=(ConfigField("flavour", "Flavour", "口味"),))]
+
+
+@hookimpl
+def register_model_prices() -> ModelPrices:
+    _mark("register_model_prices")
+    return ModelPrices(model_ratios={"echo-1": 1}, completion_ratios={"echo-1": 2})
+
+
+@hookimpl
+def register_options() -> list[OptionSpec]:
+    _mark("register_options")
+    return [OptionSpec("EchoGreeting", "hello", lambda v: None if v else "must not be empty")]
+
+
+@hookimpl
+def register_blueprints(app: Any) -> list[Blueprint]:
+    _mark("register_blueprints")
+    bp = Blueprint("echo", __name__)
+
+    @bp.get("/echo/ping")
+    async def ping() -> Any:
+        return {"pong": True}
+
+    return [bp]
+
+
+async def _tick(gw: Any) -> None:
+    _mark("job_ran")
+
+
+@hookimpl
+def register_jobs() -> list[Job]:
+    _mark("register_jobs")
+    return [Job("echo-tick", lambda gw: float(os.environ.get("ONEAPI_ECHO_JOB_INTERVAL", "0")), _tick,
+                master_only=True)]
+
+
+@hookimpl
+def register_payment_providers() -> list[Any]:
+    _mark("register_payment_providers")
+    return []
+
+
+@hookimpl
+def transform_request(ctx: RelayContext, payload: dict[str, Any] | None) -> None:
+    _mark("transform_request")
+    if payload and payload.get("user") == "blocked-by-echo":
+        raise RelayError(400, "rejected by the echo plugin", "invalid_request_error", "echo_rejected")
+
+
+@hookimpl
+def transform_response(ctx: RelayContext, result: Any) -> None:
+    _mark("transform_response")
+
+
+@hookimpl
+def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
+    _mark("calculate_quota")
+    if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "flat-price":
+        return 4242
+    return None
+
+
+@hookimpl
+def quota_consumed(ctx: RelayContext, quota: int) -> None:
+    _mark(f"quota_consumed:{quota}")
+
+
+@hookimpl
+def payment_completed(order: Any) -> None:
+    _mark("payment_completed")
