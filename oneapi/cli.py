@@ -43,6 +43,7 @@ def _setup_logging(log_dir: str | None, debug: bool) -> None:
         handlers=handlers,
         force=True,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from quart import Response, current_app, request
 from .. import models
 from ..auth import authenticate_relay
 from . import modes
+from .channel_test import apply_health
 from .context import ChannelRecord, RelayContext, RelayError
 
 if TYPE_CHECKING:
@@ -102,8 +103,8 @@ async def relay(mode_name: str, path_model: str | None = None) -> Response:
         if ctx.payload is not None:
             ctx.client_wants_usage = bool((ctx.payload.get("stream_options") or {}).get("include_usage"))
             ctx.extra["raw_json_body"] = ctx.body
-        if mode.name == "moderations" and path_model is None and "model" not in (ctx.payload or {}):
-            ctx.payload = {**(ctx.payload or {}), "model": ctx.model}
+        if ctx.payload is not None and "model" not in ctx.payload:  # from the path or the default
+            ctx.payload = {**ctx.payload, "model": ctx.model}
             ctx.extra.pop("raw_json_body", None)
         await _call_hooks(gw.pm.hook.transform_request(ctx=ctx, payload=ctx.payload))
         price = gw.pricing.price(ctx.model, user.group)
@@ -143,7 +144,7 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved
         except RelayError as err:
             last = err
             if err.disable_channel:
-                await _auto_disable(gw, channel, err.message)
+                await apply_health(gw, channel, passed=False, disable=True, reason=err.message)
             if not err.retryable:
                 raise
             log.info("request %s: channel %s failed (%s), %s", ctx.request_id, channel.id, err.status,
@@ -195,6 +196,8 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
         result = await adaptor.read_response(ctx, upstream)
     finally:
         await upstream.aclose()
+    if result.usage is not None:
+        ctx.usage = result.usage
     await _call_hooks(gw.pm.hook.transform_response(ctx=ctx, result=result))
     ctx.delivered = True
     _settle_later(gw, ctx, reserved, result)
@@ -274,15 +277,3 @@ async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayRe
     except Exception:
         log.exception("request %s: settlement failed", ctx.request_id)
 
-
-async def _auto_disable(gw: Gateway, channel: ChannelRecord, reason: str) -> None:
-    if not gw.options.bool("AutomaticDisableChannelEnabled"):
-        return
-    changed = await models.Channel.filter(id=channel.id, status=models.CHANNEL_ENABLED).update(
-        status=models.CHANNEL_AUTO_DISABLED, status_reason=reason[:250]
-    )
-    if changed:
-        log.warning("channel %s (%s) disabled automatically: %s", channel.id, channel.name, reason)
-        row = await models.Channel.get(id=channel.id)
-        await gw.db.sync_abilities(row)
-        await gw.cache.reload_channels()

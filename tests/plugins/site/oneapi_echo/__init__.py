@@ -20,6 +20,7 @@ from oneapi import (
     Job,
     ModelPrices,
     OptionSpec,
+    PaymentProvider,
     RelayContext,
     RelayError,
     RelayResult,
@@ -104,10 +105,15 @@ def register_jobs() -> list[Job]:
                 master_only=True)]
 
 
+class EchoPay(PaymentProvider):
+    name = "echo-pay"
+    methods = ("echo",)
+
+
 @hookimpl
-def register_payment_providers() -> list[Any]:
+def register_payment_providers() -> list[PaymentProvider]:
     _mark("register_payment_providers")
-    return []
+    return [EchoPay()]
 
 
 @hookimpl

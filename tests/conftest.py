@@ -1,0 +1,111 @@
+"""Shared fixtures: a fake OpenAI upstream and a real gateway process on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import GatewayProcess, api
+
+ECHO_SITE = str(Path(__file__).parent / "plugins" / "site")
+
+
+def gateway_env(**extra: str) -> dict[str, str]:
+    """Environment for a test gateway: the echo test plugin on the path, no tiktoken downloads."""
+    path = os.pathsep.join(p for p in (ECHO_SITE, os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, **extra}
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def upstream(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The session's fake upstream, reset before and after each test."""
+    fake_openai.reset()
+    yield fake_openai
+    fake_openai.reset()
+
+
+@pytest.fixture(scope="session")
+def gateway() -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(gateway_env()).start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session")
+def root(gateway: GatewayProcess) -> Iterator[httpx.Client]:
+    client = gateway.login()
+    yield client
+    client.close()
+
+
+class Admin:
+    """Sets up channels, users and tokens through the management API."""
+
+    def __init__(self, gateway: GatewayProcess, root: httpx.Client) -> None:
+        self.gateway = gateway
+        self.root = root
+        self.counter = 0
+
+    def unique(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{os.getpid() % 1000}{self.counter}"
+
+    def channel(self, base_url: str, models: str, **fields: Any) -> dict[str, Any]:
+        body = {"type": 1, "name": self.unique("ch"), "key": "sk-upstream", "base_url": base_url,
+                "models": models, "group": "default", **fields}
+        api(self.root, "POST", "/api/channel/", json=body)
+        found = api(self.root, "GET", "/api/channel/search", params={"keyword": body["name"]})
+        return dict(found[0])
+
+    def update_channel(self, channel_id: int, **fields: Any) -> None:
+        current = api(self.root, "GET", f"/api/channel/{channel_id}")
+        api(self.root, "PUT", "/api/channel/", json={**current, **fields})
+
+    def delete_channel(self, channel_id: int) -> None:
+        api(self.root, "DELETE", f"/api/channel/{channel_id}")
+
+    def user(self, quota: int = 10_000_000, group: str = "default") -> dict[str, Any]:
+        name = self.unique("u")
+        api(self.root, "POST", "/api/user/", json={"username": name, "password": "password123",
+                                                    "display_name": name})
+        found = api(self.root, "GET", "/api/user/search", params={"keyword": name})
+        user = dict(found[0])
+        api(self.root, "PUT", "/api/user/", json={**user, "quota": quota, "group": group})
+        return dict(api(self.root, "GET", f"/api/user/{user['id']}"))
+
+    def token(self, user: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        client = self.gateway.login(user["username"], "password123")
+        body = {"name": self.unique("t"), "remain_quota": 1_000_000, "unlimited_quota": False,
+                "expired_time": -1, **fields}
+        data = api(client, "POST", "/api/token/", json=body)
+        if not isinstance(data, dict) or "key" not in data:
+            found = api(client, "GET", "/api/token/search", params={"keyword": body["name"]})
+            data = found[0]
+        client.close()
+        return dict(data)
+
+    def option(self, key: str, value: str) -> None:
+        api(self.root, "PUT", "/api/option/", json={"key": key, "value": value})
+
+    def user_row(self, user_id: int) -> dict[str, Any]:
+        return dict(api(self.root, "GET", f"/api/user/{user_id}"))
+
+    def logs(self, **params: Any) -> list[dict[str, Any]]:
+        return list(api(self.root, "GET", "/api/log/", params={"page_size": 100, **params}))
+
+
+@pytest.fixture(scope="session")
+def admin(gateway: GatewayProcess, root: httpx.Client) -> Admin:
+    return Admin(gateway, root)

@@ -1,0 +1,227 @@
+"""The plugin contract: discovery, blocking, conflicts, and a test per hook."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pluggy
+import pytest
+
+from oneapi import ChannelType, ModelPrices, hookimpl, hookspecs
+from oneapi.adaptor import Adaptor
+from oneapi.plugins import get_plugin_manager
+from oneapi.registry import StartupError, build_registry
+from tests.conftest import Admin, gateway_env
+from tests.gateway import GatewayProcess, api
+
+pytestmark = pytest.mark.timeout(90)
+
+HOOKS = sorted(n for n in dir(hookspecs) if n.startswith(("register_", "transform_", "calculate_", "quota_",
+                                                            "payment_")))
+
+
+@pytest.fixture(scope="module")
+def marks_file(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("marks") / "marks.txt"
+
+
+@pytest.fixture(scope="module")
+def echo_gw(marks_file: Path) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(gateway_env(ONEAPI_ECHO_MARKS=str(marks_file), ONEAPI_ECHO_JOB_INTERVAL="0.2"),
+                        name="echo").start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def echo_admin(echo_gw: GatewayProcess) -> Admin:
+    return Admin(echo_gw, echo_gw.login())
+
+
+@pytest.fixture(scope="module")
+def echo_token(echo_admin: Admin) -> dict:
+    echo_admin.channel("", "echo-1", type=9999)
+    return echo_admin.token(echo_admin.user())
+
+
+def marks(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def echo_chat(gw: GatewayProcess, token: dict, **extra) -> httpx.Response:  # type: ignore[no-untyped-def]
+    return httpx.post(gw.base_url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-" + token["key"]},
+                      json={"model": "echo-1", "messages": [{"role": "user", "content": "abc"}], **extra})
+
+
+def log_of(admin: Admin, response: httpx.Response) -> dict:
+    """The consume log row of one relayed response (found by its request id)."""
+    request_id = response.headers["x-oneapi-request-id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [log for log in admin.logs(type=2) if log["request_id"] == request_id]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no log for request {request_id}")
+
+
+def test_every_hook_has_a_test() -> None:
+    tested = {name.removeprefix("test_hook_") for name in globals() if name.startswith("test_hook_")}
+    assert set(HOOKS) == tested
+
+
+def test_firstresult_hooks_are_synchronous_specs() -> None:
+    pm = pluggy.PluginManager("oneapi")
+    pm.add_hookspecs(hookspecs)
+    assert pm.hook.calculate_quota.spec.opts["firstresult"] is True
+
+
+def test_hook_register_channel_types(echo_gw, echo_admin, echo_token) -> None:
+    types = {t["id"]: t for t in api(echo_admin.root, "GET", "/api/channel/types")}
+    assert types[9999]["name"] == "Echo" and types[9999]["config_fields"][0]["key"] == "flavour"
+    r = echo_chat(echo_gw, echo_token)  # the core relays a type it has never heard of
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "cba"
+
+
+def test_hook_register_model_prices(echo_gw, echo_admin, echo_token) -> None:
+    log = log_of(echo_admin, echo_chat(echo_gw, echo_token))
+    assert log["quota"] == math.ceil(1 * (7 + 3 * 2))
+
+
+def test_hook_register_options(echo_admin) -> None:
+    options = {o["key"]: o["value"] for o in api(echo_admin.root, "GET", "/api/option/")}
+    assert options["EchoGreeting"] == "hello"
+    r = echo_admin.root.put("/api/option/", json={"key": "EchoGreeting", "value": ""})
+    assert r.json()["success"] is False and "must not be empty" in r.json()["message"]
+
+
+def test_hook_register_blueprints(echo_gw, echo_admin) -> None:
+    assert httpx.get(echo_gw.base_url + "/echo/ping").json() == {"pong": True}
+    plugins = {p["name"]: p for p in api(echo_admin.root, "GET", "/api/plugins")}
+    assert "/echo/ping" in plugins["echo"]["routes"]
+
+
+def test_hook_register_jobs(echo_gw, marks_file) -> None:
+    deadline = time.monotonic() + 10
+    while "job_ran" not in marks(marks_file) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "job_ran" in marks(marks_file)
+
+
+def test_slave_runs_no_master_jobs(tmp_path) -> None:
+    marks_path = tmp_path / "slave-marks.txt"
+    master = GatewayProcess(gateway_env(SQLITE_PATH=str(tmp_path / "s.db")), name="master").start()
+    master.stop()  # creates the schema, as the master does
+    gw = GatewayProcess(gateway_env(ONEAPI_ECHO_MARKS=str(marks_path), ONEAPI_ECHO_JOB_INTERVAL="0.1",
+                                    NODE_TYPE="slave", SQLITE_PATH=str(tmp_path / "s.db")), name="slave").start()
+    try:
+        time.sleep(1.0)
+        assert "register_jobs" in marks(marks_path) and "job_ran" not in marks(marks_path)
+    finally:
+        gw.stop()
+
+
+def test_hook_register_payment_providers(echo_gw) -> None:
+    status = httpx.get(echo_gw.base_url + "/api/status").json()["data"]
+    assert {"name": "echo", "type": "echo", "provider": "echo-pay"} in status["pay_methods"]
+
+
+def test_hook_transform_request(echo_gw, echo_token) -> None:
+    r = echo_chat(echo_gw, echo_token, user="blocked-by-echo")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "echo_rejected"
+
+
+def test_hook_transform_response(echo_gw, echo_token, marks_file) -> None:
+    before = marks(marks_file).count("transform_response")
+    echo_chat(echo_gw, echo_token)
+    assert marks(marks_file).count("transform_response") == before + 1
+
+
+def test_hook_calculate_quota(echo_gw, echo_admin, echo_token) -> None:
+    assert log_of(echo_admin, echo_chat(echo_gw, echo_token, user="flat-price"))["quota"] == 4242
+
+
+def test_hook_quota_consumed(echo_gw, echo_admin, echo_token, marks_file) -> None:
+    log_of(echo_admin, echo_chat(echo_gw, echo_token))
+    deadline = time.monotonic() + 5  # the hook runs right after the log row is written
+    while "quota_consumed:13" not in marks(marks_file) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "quota_consumed:13" in marks(marks_file)
+
+
+def test_hook_payment_completed(marks_file, monkeypatch) -> None:
+    monkeypatch.setenv("ONEAPI_ECHO_MARKS", str(marks_file))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins" / "site"))
+    import importlib
+
+    import oneapi_echo
+
+    importlib.reload(oneapi_echo)
+    pm, _ = get_plugin_manager(allowed={"echo"})
+    assert "echo" in {name for name, _ in pm.list_name_plugin()}
+    pm.hook.payment_completed(order={"trade_no": "t1"})
+    assert "payment_completed" in marks(marks_file)
+
+
+def test_duplicate_registrations_stop_start_up_naming_both() -> None:
+    class A:
+        @hookimpl
+        def register_channel_types(self) -> list[ChannelType]:
+            return [ChannelType(777, "A", Adaptor)]
+
+        @hookimpl
+        def register_model_prices(self) -> ModelPrices:
+            return ModelPrices(model_ratios={"m": 1})
+
+    class B:
+        @hookimpl
+        def register_channel_types(self) -> list[ChannelType]:
+            return [ChannelType(777, "B", Adaptor)]
+
+    pm, _ = get_plugin_manager(allowed=set())
+    pm.register(A(), name="plugin-a")
+    pm.register(B(), name="plugin-b")
+    with pytest.raises(StartupError, match="channel type 777.*plugin-a.*plugin-b|plugin-b.*plugin-a"):
+        build_registry(pm)
+    pm.unregister(name="plugin-b")
+
+    class C:
+        @hookimpl
+        def register_model_prices(self) -> ModelPrices:
+            return ModelPrices(model_ratios={"m": 2})
+
+    pm.register(C(), name="plugin-c")
+    with pytest.raises(StartupError, match="price of model 'm'"):
+        build_registry(pm)
+
+
+def test_discovery_and_blocking_through_entry_points(tmp_path) -> None:
+    loaded = GatewayProcess(gateway_env(), name="all").start()
+    try:
+        plugins = {p["name"]: p for p in api(loaded.login(), "GET", "/api/plugins")}
+        assert plugins["openai"]["distribution"] == "oneapi-openai" and plugins["openai"]["version"]
+        assert plugins["echo"]["distribution"] == "oneapi-echo"
+        assert {t["id"] for t in plugins["openai"]["channel_types"]} >= {1, 36, 50}
+    finally:
+        loaded.stop()
+    blocked = GatewayProcess(gateway_env(ONEAPI_DISABLED_PLUGINS="echo,openai"), name="blocked").start()
+    try:
+        root = blocked.login()
+        names = {p["name"] for p in api(root, "GET", "/api/plugins")}
+        assert "echo" not in names and "openai" not in names
+        types = {t["id"] for t in api(root, "GET", "/api/channel/types")}
+        assert 1 not in types and 9999 not in types
+        assert "pong" not in httpx.get(blocked.base_url + "/echo/ping").text  # only the web UI's page
+        assert httpx.get(blocked.base_url + "/api/status").json()["success"]
+    finally:
+        blocked.stop()
+    only = GatewayProcess(gateway_env(ONEAPI_PLUGINS="echo"), name="only").start()
+    try:
+        names = {p["name"] for p in api(only.login(), "GET", "/api/plugins")}
+        assert "echo" in names and "openai" not in names
+    finally:
+        only.stop()
