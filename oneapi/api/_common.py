@@ -1,0 +1,255 @@
+"""Shared pieces of the /api views: the envelope, pagination, input checks, who is asking."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from quart import g, jsonify, request, session
+from quart.typing import ResponseReturnValue
+
+from .. import models
+from ..app import gateway
+
+__all__ = [
+    "MAX_ID",
+    "MAX_QUOTA",
+    "ApiError",
+    "Body",
+    "Id",
+    "Quota",
+    "check_text",
+    "current_user",
+    "doc",
+    "fail",
+    "gateway",
+    "int_arg",
+    "login_session",
+    "now",
+    "ok",
+    "page_params",
+    "parse_body",
+    "path_id",
+    "require_role",
+    "str_arg",
+    "user_dict",
+]
+
+T = TypeVar("T", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Awaitable[ResponseReturnValue]])
+
+#: Ids are 32-bit in One API's schema (PostgreSQL ``integer``): larger ones can match nothing.
+MAX_ID = 2**31 - 1
+#: Quota amounts stay exact in JavaScript and fit every database's BIGINT.
+MAX_QUOTA = 2**53 - 1
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Quota = Annotated[int, Field(ge=0, le=MAX_QUOTA)]
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown keys are ignored (One API's UI sends whole rows)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class ApiError(Exception):
+    """Answered as ``{"success": false, "message": ...}`` with an HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def ok(data: Any = None, message: str = "", **extra: Any) -> ResponseReturnValue:
+    """The success envelope; ``extra`` keys (e.g. ``total``) go to the top level."""
+    return jsonify({"success": True, "message": message, "data": data, **extra})
+
+
+def fail(message: str, status: int = 400) -> ResponseReturnValue:
+    return jsonify({"success": False, "message": message}), status
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def doc(
+    summary: str = "", body: type[BaseModel] | None = None, query: dict[str, str] | None = None
+) -> Callable[[F], F]:
+    """Describe a view for /api/openapi.json: summary, JSON body model, query parameters."""
+
+    def decorate(view: F) -> F:
+        view.api_doc = {"summary": summary, "body": body, "query": query or {}}  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def check_text(value: str, name: str) -> str:
+    """Refuse what no database stores: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ApiError(f"{name} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(f"{name} is not valid Unicode text") from None
+    return value
+
+
+def _check_tree(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        check_text(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(str(key), where)
+            _check_tree(item, f"{where}.{key}" if where != "body" else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_tree(item, f"{where}[{index}]")
+
+
+def int_arg(name: str, default: int | None = None, low: int = 0, high: int = 2**62) -> int | None:
+    """An integer query parameter within [low, high]; ApiError naming it otherwise."""
+    raw = request.args.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"query parameter {name} must be an integer") from None
+    if value < low or value > high:
+        raise ApiError(f"query parameter {name} must be between {low} and {high}")
+    return value
+
+
+def str_arg(name: str, max_length: int = 191) -> str:
+    """A text query parameter, stripped, at most ``max_length`` characters."""
+    value = check_text(request.args.get(name, "").strip(), f"query parameter {name}")
+    if len(value) > max_length:
+        raise ApiError(f"query parameter {name} must be at most {max_length} characters")
+    return value
+
+
+def page_params() -> tuple[int, int]:
+    """(offset, limit) from ``p`` (0-based page) and ``page_size`` (default 10, at most 100)."""
+    page = int_arg("p", 0, 0, 10_000_000) or 0
+    size = int_arg("page_size", 10, 1, 100) or 10
+    return page * size, size
+
+
+def path_id(value: int, what: str = "record") -> int:
+    """A path id that can exist; 404 for ids beyond the 32-bit range."""
+    if value < 1 or value > MAX_ID:
+        raise ApiError(f"{what} {value} not found", 404)
+    return value
+
+
+async def parse_body(model: type[T]) -> T:
+    """The JSON body validated by ``model``; ApiError naming the bad field otherwise."""
+    data = await request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ApiError("the request body must be a JSON object")
+    _check_tree(data, "body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ApiError(f"invalid field {where}: {message}") from None
+
+
+async def _authenticate() -> models.User | None:
+    """The user behind the ``Authorization`` access token or the session cookie."""
+    if "user" in g:
+        return g.user  # type: ignore[no-any-return]
+    user: models.User | None = None
+    header = request.headers.get("Authorization", "").strip()
+    if header:
+        token = header.removeprefix("Bearer ").strip()
+        if token and len(token) <= 64 and "\x00" not in token:
+            user = await models.User.filter(access_token=token).first()
+    elif isinstance(session.get("id"), int) and 0 < session["id"] <= MAX_ID:
+        user = await models.User.filter(id=session["id"]).first()
+        if user is not None and session.get("password_epoch") != _epoch(user):
+            user = None
+    g.user = user
+    return user
+
+
+def _epoch(user: models.User) -> str:
+    """Changes when the password changes, so old sessions end."""
+    return user.password[-8:] if user.password else ""
+
+
+def login_session(user: models.User) -> None:
+    """Start a web session for ``user`` (signed cookie)."""
+    session.clear()
+    session["id"] = user.id
+    session["password_epoch"] = _epoch(user)
+    session.permanent = True
+
+
+async def current_user() -> models.User:
+    """The authenticated, enabled user; ApiError 401/403 otherwise."""
+    user = await _authenticate()
+    if user is None:
+        raise ApiError("not logged in, or the access token is invalid", 401)
+    if user.status != models.USER_ENABLED:
+        raise ApiError("this user is disabled", 403)
+    return user
+
+
+def require_role(role: int) -> Callable[[F], F]:
+    """Let the view run only for an enabled user with at least ``role``."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = await current_user()
+            if user.role < role:
+                raise ApiError("permission denied: this needs a higher role", 403)
+            return await view(*args, **kwargs)
+
+        wrapper.min_role = role  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def user_dict(user: models.User) -> dict[str, Any]:
+    """A user as the API shows it: never the password hash nor the access token."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "status": user.status,
+        "email": user.email,
+        "github_id": user.github_id,
+        "wechat_id": user.wechat_id,
+        "lark_id": user.lark_id,
+        "oidc_id": user.oidc_id,
+        "quota": user.quota,
+        "used_quota": user.used_quota,
+        "request_count": user.request_count,
+        "group": user.group,
+        "aff_code": user.aff_code or "",
+        "inviter_id": user.inviter_id,
+    }
+
+
+def outranks(actor: models.User, target: models.User) -> None:
+    """An admin may act only on users of a lower role (403 otherwise)."""
+    if actor.role <= target.role:
+        raise ApiError(
+            "permission denied: you cannot act on a user of an equal or higher role", 403
+        )
+
+
+__all__ += ["outranks"]

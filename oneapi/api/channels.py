@@ -1,0 +1,372 @@
+"""Channel management (/api/channel/...): CRUD, types and their default models.
+
+Every write rewrites the channel's abilities and reloads the channel table of the cache.
+Keys are masked everywhere but the single-channel GET.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+from quart import Blueprint
+from quart.typing import ResponseReturnValue
+from tortoise.expressions import Q
+
+from .. import models
+from ..app import Gateway
+from ..db import split_list
+from ._common import (
+    ApiError,
+    Body,
+    Id,
+    doc,
+    gateway,
+    int_arg,
+    now,
+    ok,
+    page_params,
+    parse_body,
+    path_id,
+    require_role,
+    str_arg,
+)
+from .tokens import CommaList
+
+__all__ = ["blueprint", "channel_dict", "mask_key", "save_channel"]
+
+MASK = "********"
+
+
+def _json_text(value: Any) -> Any:
+    """JSON options may come as an object or as its text; store text."""
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _json_object(value: str, name: str) -> str:
+    if not value.strip():
+        return ""
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} must be a JSON object")
+    return value
+
+
+JsonText = Annotated[str, BeforeValidator(_json_text)]
+Priority = Annotated[int, Field(ge=-(2**53), le=2**53)]
+
+
+class ChannelFields(Body):
+    type: int | None = Field(None, ge=0, le=10_000)
+    key: str | None = Field(None, max_length=65535)
+    name: str | None = Field(None, max_length=191)
+    base_url: str | None = Field(None, max_length=255)
+    other: str | None = Field(None, max_length=4096)
+    models: CommaList | None = None
+    group: CommaList | None = Field(None, max_length=32)
+    model_mapping: JsonText | None = Field(None, max_length=1024)
+    priority: Priority | None = None
+    weight: int | None = Field(None, ge=0, le=2**31 - 1)
+    config: JsonText | None = Field(None, max_length=65535)
+    system_prompt: str | None = Field(None, max_length=65535)
+    openai_organization: str | None = Field(None, max_length=191)
+    status: Literal[1, 2, 3] | None = None
+
+    @field_validator("model_mapping")
+    @classmethod
+    def _mapping(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        _json_object(value, "model_mapping")
+        if value.strip() and not all(isinstance(v, str) for v in json.loads(value).values()):
+            raise ValueError("model_mapping values must be model names (strings)")
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, value: str | None) -> str | None:
+        return value if value is None else _json_object(value, "config")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+
+class CreateChannelBody(ChannelFields):
+    type: int = Field(ge=0, le=10_000)
+    key: str = Field(min_length=1, max_length=65535)
+
+
+class UpdateChannelBody(ChannelFields):
+    id: Id
+
+
+def mask_key(key: str) -> str:
+    """Enough of a key to recognise it, never enough to use it."""
+    if len(key) >= 16:
+        return key[:3] + MASK + key[-4:]
+    return MASK
+
+
+def type_name(gw: Gateway, type_id: int) -> str:
+    found = gw.registry.channel_types.get(type_id)
+    return found.name if found else f"unknown type {type_id} (no plugin provides it)"
+
+
+def channel_dict(channel: models.Channel, show_key: bool = False) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "type": channel.type,
+        "type_name": type_name(gateway(), channel.type),
+        "key": channel.key if show_key else mask_key(channel.key),
+        "status": channel.status,
+        "status_reason": channel.status_reason or "",
+        "name": channel.name,
+        "weight": channel.weight or 0,
+        "created_time": channel.created_time,
+        "test_time": channel.test_time,
+        "response_time": channel.response_time,
+        "base_url": channel.base_url or "",
+        "other": channel.other or "",
+        "balance": channel.balance,
+        "balance_updated_time": channel.balance_updated_time,
+        "models": channel.models or "",
+        "group": channel.group,
+        "used_quota": channel.used_quota,
+        "model_mapping": channel.model_mapping or "",
+        "priority": channel.priority or 0,
+        "config": channel.config or "",
+        "system_prompt": channel.system_prompt or "",
+        "openai_organization": channel.openai_organization or "",
+    }
+
+
+async def save_channel(
+    gw: Gateway, channel: models.Channel, fields: list[str] | None = None
+) -> None:
+    """Store a channel, rewrite its abilities, refresh the cache's channel table."""
+    await channel.save(update_fields=fields) if fields else await channel.save()
+    await gw.db.sync_abilities(channel)
+    await gw.cache.reload_channels()
+
+
+def _check_config(gw: Gateway, type_id: int, config: str) -> None:
+    """Required type-specific fields must be present (or have an operator default)."""
+    channel_type = gw.registry.channel_types.get(type_id)
+    if channel_type is None:
+        return
+    values = json.loads(config) if config.strip() else {}
+    defaults = gw.options.json("ChannelConfigDefaults")
+    type_defaults = defaults.get(str(type_id), {}) if isinstance(defaults, dict) else {}
+    for spec in channel_type.config_fields:
+        if spec.required and values.get(spec.key) in (None, "") and not spec.default:
+            if not (isinstance(type_defaults, dict) and type_defaults.get(spec.key)):
+                raise ApiError(
+                    f"invalid field config.{spec.key}: required for {channel_type.name} channels"
+                )
+
+
+async def _get(channel_id: int) -> models.Channel:
+    channel = await models.Channel.filter(id=path_id(channel_id, "channel")).first()
+    if channel is None:
+        raise ApiError(f"channel {channel_id} not found", 404)
+    return channel
+
+
+_EDITABLE = (
+    "type", "name", "base_url", "other", "models", "group", "model_mapping", "priority",
+    "weight", "config", "system_prompt", "openai_organization", "status",
+)  # fmt: skip
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("channels", __name__)
+
+    @bp.get("/channel/")
+    @require_role(models.ROLE_ADMIN)
+    @doc("List channels (keys masked)", query={"type": "type id", "status": "status"})
+    async def list_channels() -> ResponseReturnValue:
+        offset, limit = page_params()
+        query = models.Channel.all()
+        if (type_id := int_arg("type", None, 0, 10_000)) is not None:
+            query = query.filter(type=type_id)
+        if (status := int_arg("status", None, 0, 3)) is not None:
+            query = query.filter(status=status)
+        total = await query.count()
+        rows = await query.order_by("-priority", "-id").offset(offset).limit(limit)
+        return ok([channel_dict(c) for c in rows], total=total)
+
+    @bp.get("/channel/search")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Search channels by id, name, exact key or group", query={"keyword": "text"})
+    async def search_channels() -> ResponseReturnValue:
+        offset, limit = page_params()
+        keyword = str_arg("keyword", 65535)
+        query = models.Channel.all()
+        if keyword:
+            match = Q(name__icontains=keyword) | Q(key=keyword) | Q(group__icontains=keyword)
+            if keyword.isdigit() and int(keyword) <= 2**31 - 1:
+                match |= Q(id=int(keyword))
+            query = query.filter(match)
+        total = await query.count()
+        rows = await query.order_by("-priority", "-id").offset(offset).limit(limit)
+        return ok([channel_dict(c) for c in rows], total=total)
+
+    @bp.get("/channel/<int:channel_id>")
+    @require_role(models.ROLE_ADMIN)
+    @doc("One channel, with its key")
+    async def get_channel(channel_id: int) -> ResponseReturnValue:
+        return ok(channel_dict(await _get(channel_id), show_key=True))
+
+    @bp.post("/channel/")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Create channels: one per line of key", CreateChannelBody)
+    async def create_channel() -> ResponseReturnValue:
+        gw = gateway()
+        body = await parse_body(CreateChannelBody)
+        if body.type not in gw.registry.channel_types:
+            raise ApiError(
+                f"invalid field type: no loaded plugin provides channel type {body.type}"
+            )
+        keys = [k.strip() for k in body.key.split("\n") if k.strip()]
+        if not keys:
+            raise ApiError("invalid field key: give at least one key")
+        if len(keys) > 1000:
+            raise ApiError("invalid field key: at most 1000 keys at once")
+        config = body.config or ""
+        _check_config(gw, body.type, config)
+        created = []
+        for key in keys:
+            channel = models.Channel(
+                type=body.type,
+                key=key,
+                name=body.name or "",
+                base_url=body.base_url or "",
+                other=body.other or "",
+                models=",".join(split_list(body.models)),
+                group=",".join(split_list(body.group)) or "default",
+                model_mapping=body.model_mapping or "",
+                priority=body.priority or 0,
+                weight=body.weight or 0,
+                config=config,
+                system_prompt=body.system_prompt or "",
+                openai_organization=body.openai_organization or "",
+                status=body.status or models.CHANNEL_ENABLED,
+                created_time=now(),
+            )
+            await channel.save()
+            await gw.db.sync_abilities(channel)
+            created.append(channel)
+        await gw.cache.reload_channels()
+        return ok([channel_dict(c) for c in created])
+
+    @bp.put("/channel/")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Update a channel (fields given; a masked or empty key keeps the key)", UpdateChannelBody)
+    async def update_channel() -> ResponseReturnValue:
+        gw = gateway()
+        body = await parse_body(UpdateChannelBody)
+        channel = await _get(body.id)
+        fields: list[str] = []
+        if (
+            body.type is not None
+            and body.type != channel.type
+            and body.type not in gw.registry.channel_types
+        ):
+            raise ApiError(
+                f"invalid field type: no loaded plugin provides channel type {body.type}"
+            )
+        for name in _EDITABLE:
+            value = getattr(body, name)
+            if value is None:
+                continue
+            if name in ("models", "group"):
+                value = ",".join(split_list(value)) or ("default" if name == "group" else "")
+            setattr(channel, name, value)
+            fields.append(name)
+        if body.key and body.key.strip() and MASK not in body.key:
+            channel.key = body.key.strip()
+            fields.append("key")
+        if "status" in fields:
+            channel.status_reason = (
+                "" if channel.status == models.CHANNEL_ENABLED else "changed by an administrator"
+            )
+            fields.append("status_reason")
+        if "config" in fields or "type" in fields:
+            _check_config(gw, channel.type, channel.config or "")
+        if fields:
+            await save_channel(gw, channel, fields)
+        return ok(channel_dict(channel))
+
+    @bp.delete("/channel/<int:channel_id>")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Delete a channel")
+    async def delete_channel(channel_id: int) -> ResponseReturnValue:
+        gw = gateway()
+        channel = await _get(channel_id)
+        await channel.delete()
+        await gw.db.delete_abilities(channel.id)
+        await gw.cache.reload_channels()
+        return ok()
+
+    @bp.delete("/channel/disabled")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Delete every disabled channel (manually or automatically); returns how many")
+    async def delete_disabled() -> ResponseReturnValue:
+        gw = gateway()
+        disabled = [models.CHANNEL_MANUALLY_DISABLED, models.CHANNEL_AUTO_DISABLED]
+        ids = await models.Channel.filter(status__in=disabled).values_list("id", flat=True)
+        for channel_id in ids:
+            await gw.db.delete_abilities(int(channel_id))  # type: ignore[arg-type]
+        count = await models.Channel.filter(id__in=list(ids)).delete() if ids else 0
+        await gw.cache.reload_channels()
+        return ok(count)
+
+    @bp.get("/channel/types")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Channel types of the loaded plugins, with defaults and config fields")
+    async def channel_types() -> ResponseReturnValue:
+        out = []
+        for ct in sorted(gateway().registry.channel_types.values(), key=lambda c: c.id):
+            out.append(
+                {
+                    "id": ct.id,
+                    "name": ct.name,
+                    "default_base_url": ct.base_url,
+                    "default_models": list(ct.models),
+                    "config_fields": [
+                        {
+                            "key": f.key,
+                            "label": f.label,
+                            "label_zh": f.label_zh,
+                            "type": f.type,
+                            "default": f.default,
+                            "required": f.required,
+                            "help": f.help,
+                        }
+                        for f in ct.config_fields
+                    ],
+                }
+            )
+        return ok(out)
+
+    @bp.get("/channel/models")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Default models of every channel type: {type_id: [models]}")
+    async def channel_models() -> ResponseReturnValue:
+        return ok(models_by_type(gateway()))
+
+    return bp
+
+
+def models_by_type(gw: Gateway) -> dict[str, list[str]]:
+    return {str(tid): list(ct.models) for tid, ct in sorted(gw.registry.channel_types.items())}

@@ -1,0 +1,113 @@
+"""Public routes: status, notice, about, home page content, plugins."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart.typing import ResponseReturnValue
+
+from .. import __version__, models
+from ..app import Gateway
+from ..auth import check_password
+from ._common import gateway, ok, require_role
+
+__all__ = ["blueprint"]
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("status", __name__)
+
+    @bp.get("/status")
+    async def status() -> ResponseReturnValue:
+        gw = gateway()
+        o = gw.options
+        return ok(
+            {
+                "version": __version__,
+                "start_time": gw.start_time,
+                "system_name": o.get("SystemName"),
+                "logo": o.get("Logo"),
+                "footer_html": o.get("Footer"),
+                "server_address": o.get("ServerAddress"),
+                "quota_per_unit": o.float("QuotaPerUnit", 500000),
+                "display_in_currency": o.bool("DisplayInCurrencyEnabled"),
+                "display_token_stat": o.bool("DisplayTokenStatEnabled"),
+                "top_up_link": o.get("TopUpLink"),
+                "chat_link": o.get("ChatLink"),
+                "email_verification": o.bool("EmailVerificationEnabled"),
+                "github_oauth": o.bool("GitHubOAuthEnabled"),
+                "github_client_id": o.get("GitHubClientId"),
+                "turnstile_check": o.bool("TurnstileCheckEnabled"),
+                "turnstile_site_key": o.get("TurnstileSiteKey"),
+                "register_enabled": o.bool("RegisterEnabled"),
+                "password_login_enabled": o.bool("PasswordLoginEnabled"),
+                "password_register_enabled": o.bool("PasswordRegisterEnabled"),
+                "root_password_unchanged": await root_password_unchanged(gw),
+                "pay_methods": [
+                    {"name": method, "type": method, "provider": name}
+                    for name, provider in gw.registry.payment_providers.items()
+                    for method in provider.methods
+                ],
+            }
+        )
+
+    @bp.get("/notice")
+    async def notice() -> ResponseReturnValue:
+        return ok(gateway().options.get("Notice"))
+
+    @bp.get("/about")
+    async def about() -> ResponseReturnValue:
+        return ok(gateway().options.get("About"))
+
+    @bp.get("/home_page_content")
+    async def home_page_content() -> ResponseReturnValue:
+        return ok(gateway().options.get("HomePageContent"))
+
+    @bp.get("/plugins")
+    @require_role(models.ROLE_ADMIN)
+    async def plugins() -> ResponseReturnValue:
+        gw = gateway()
+        owners = gw.registry.owners
+        out = []
+        for name, info in gw.plugins.items():
+            owned = [what for what, plugin in owners.items() if plugin == name]
+            out.append(
+                {
+                    "name": name,
+                    "version": info.version,
+                    "distribution": info.distribution,
+                    "core": info.core,
+                    "hooks": info.hooks,
+                    "channel_types": [
+                        {"id": ct.id, "name": ct.name}
+                        for ct in gw.registry.channel_types.values()
+                        if owners.get(f"channel type {ct.id}") == name
+                    ],
+                    "payment_providers": [
+                        p
+                        for p in gw.registry.payment_providers
+                        if owners.get(f"payment provider {p!r}") == name
+                    ],
+                    "options": [
+                        w.removeprefix("option ") for w in owned if w.startswith("option ")
+                    ],
+                    "routes": sorted(gw.plugin_routes.get(name, [])),
+                }
+            )
+        return ok(out)
+
+    return bp
+
+
+async def root_password_unchanged(gw: Gateway) -> bool:
+    """Whether root still logs in with One API's default password 123456 (memoized per hash)."""
+    root = (
+        await models.User.filter(role=models.ROLE_ROOT, status=models.USER_ENABLED)
+        .order_by("id")
+        .first()
+    )
+    if root is None or not root.password:
+        return False
+    key = "default-password:" + root.password
+    if key not in gw.memo:
+        gw.memo[key] = check_password("123456", root.password)
+    return bool(gw.memo[key])

@@ -1,0 +1,242 @@
+"""Email verification codes, password reset by email, and the Turnstile check.
+
+Codes live in memory on the Gateway (as in One API: not shared between nodes), 10 minutes.
+Mail goes out through the SMTP options with smtplib in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import re
+import smtplib
+import time
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import Field
+from quart import Blueprint, request, session
+from quart.typing import ResponseReturnValue
+
+from .. import models
+from ..app import Gateway
+from ..auth import hash_password, random_key
+from ._common import (
+    ApiError,
+    Body,
+    F,
+    current_user,
+    doc,
+    gateway,
+    ok,
+    parse_body,
+    require_role,
+    str_arg,
+)
+from .ratelimit import critical
+
+__all__ = ["blueprint", "send_email", "turnstile", "verify_code"]
+
+CODE_TTL = 600.0
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
+TURNSTILE_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+
+
+def _codes(gw: Gateway) -> dict[tuple[str, str], tuple[str, float]]:
+    return gw.memo.setdefault("api.codes", {})  # type: ignore[no-any-return]
+
+
+def issue_code(gw: Gateway, purpose: str, key: str, length: int = 6) -> str:
+    """A fresh code for (purpose, key), valid for 10 minutes; replaces an older one."""
+    codes = _codes(gw)
+    moment = time.monotonic()
+    for k, (_, expires) in list(codes.items()):
+        if expires < moment:
+            del codes[k]
+    code = random_key(length)
+    codes[(purpose, key.lower())] = (code, moment + CODE_TTL)
+    return code
+
+
+def verify_code(gw: Gateway, purpose: str, key: str, code: str, consume: bool = True) -> bool:
+    """Whether ``code`` is the live code for (purpose, key); a match is used up."""
+    found = _codes(gw).get((purpose, key.lower()))
+    if found is None or found[1] < time.monotonic() or not hmac.compare_digest(found[0], code):
+        return False
+    if consume:
+        _codes(gw).pop((purpose, key.lower()), None)
+    return True
+
+
+def check_email(gw: Gateway, email: str) -> str:
+    """A plausible address, from an allowed domain when the restriction is on."""
+    if not _EMAIL.match(email) or len(email) > 50:
+        raise ApiError("invalid email address")
+    if gw.options.bool("EmailDomainRestrictionEnabled"):
+        domain = email.rsplit("@", 1)[1].lower()
+        allowed = {
+            d.strip().lower()
+            for d in gw.options.get("EmailDomainWhitelist").split(",")
+            if d.strip()
+        }
+        if domain not in allowed:
+            raise ApiError("email addresses of this domain are not accepted by the administrator")
+    return email
+
+
+def _deliver(options: dict[str, str], to: str, subject: str, text: str) -> None:
+    message = EmailMessage()
+    sender = options["SMTPFrom"] or options["SMTPAccount"]
+    message["From"] = f"{options['SystemName']} <{sender}>"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    port = int(options["SMTPPort"] or 587)
+    client: smtplib.SMTP
+    if port == 465:
+        client = smtplib.SMTP_SSL(options["SMTPServer"], port, timeout=15)
+    else:
+        client = smtplib.SMTP(options["SMTPServer"], port, timeout=15)
+    with client:
+        client.ehlo()
+        if port != 465 and client.has_extn("starttls"):
+            client.starttls()
+            client.ehlo()
+        if options["SMTPAccount"] and options["SMTPToken"]:
+            client.login(options["SMTPAccount"], options["SMTPToken"])
+        client.send_message(message)
+
+
+async def send_email(gw: Gateway, to: str, subject: str, text: str) -> None:
+    """Send a plain-text mail with the SMTP options; ApiError when it cannot be sent."""
+    keys = ("SMTPServer", "SMTPPort", "SMTPAccount", "SMTPFrom", "SMTPToken", "SystemName")
+    options = {k: gw.options.get(k) for k in keys}
+    if not options["SMTPServer"]:
+        raise ApiError("sending email is not configured (SMTPServer option)", 400)
+    try:
+        await asyncio.to_thread(_deliver, options, to, subject, text)
+    except (OSError, smtplib.SMTPException, ValueError) as exc:
+        raise ApiError(f"could not send the email: {exc}", 400) from None
+
+
+def turnstile(view: F) -> F:
+    """Cloudflare Turnstile check (TurnstileCheckEnabled): ``?turnstile=<response>``."""
+
+    @functools.wraps(view)
+    async def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        gw = gateway()
+        if gw.options.bool("TurnstileCheckEnabled") and not session.get("turnstile"):
+            response = str_arg("turnstile", 4096)
+            if not response:
+                raise ApiError("the Turnstile check is missing: complete the challenge first", 403)
+            url = getattr(gw.settings, "TURNSTILE_VERIFY_URL", "") or TURNSTILE_URL
+            try:
+                assert gw.http is not None
+                answer = await gw.http.post(
+                    url,
+                    data={
+                        "secret": gw.options.get("TurnstileSecretKey"),
+                        "response": response,
+                        "remoteip": request.remote_addr or "",
+                    },
+                    timeout=10,
+                )
+                passed = bool(answer.json().get("success"))
+            except Exception:  # noqa: BLE001 - any failure of the verifier is a failed check
+                passed = False
+            if not passed:
+                raise ApiError("the Turnstile check failed; refresh and try again", 403)
+            session["turnstile"] = True
+        return await view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class ResetBody(Body):
+    email: str = Field(min_length=3, max_length=50)
+    token: str = Field(min_length=1, max_length=64)
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("verify", __name__)
+
+    @bp.get("/verification")
+    @critical
+    @turnstile
+    @doc("Email a verification code (registration, binding)", query={"email": "address"})
+    async def verification() -> ResponseReturnValue:
+        gw = gateway()
+        email = check_email(gw, str_arg("email", 50))
+        if await models.User.filter(email=email).exists():
+            raise ApiError("this email address is already in use")
+        code = issue_code(gw, "verify", email)
+        await send_email(
+            gw,
+            email,
+            f"{gw.options.get('SystemName')} email verification",
+            f"Your verification code is {code}. It is valid for 10 minutes.",
+        )
+        return ok(message="the verification code was sent")
+
+    @bp.get("/reset_password")
+    @critical
+    @turnstile
+    @doc("Email a password reset link", query={"email": "address"})
+    async def reset_password() -> ResponseReturnValue:
+        gw = gateway()
+        email = str_arg("email", 50)
+        if not _EMAIL.match(email):
+            raise ApiError("invalid email address")
+        if not await models.User.filter(email=email, status=models.USER_ENABLED).exists():
+            raise ApiError("no user has this email address", 404)
+        token = issue_code(gw, "reset", email, 32)
+        base = (gw.options.get("ServerAddress") or request.host_url).rstrip("/")
+        link = f"{base}/user/reset?email={quote(email)}&token={token}"
+        await send_email(
+            gw,
+            email,
+            f"{gw.options.get('SystemName')} password reset",
+            f"Open this link within 10 minutes to reset your password:\n{link}\n",
+        )
+        return ok(message="the reset link was sent")
+
+    @bp.post("/user/reset")
+    @critical
+    @doc("Finish a password reset: returns the new random password", ResetBody)
+    async def reset() -> ResponseReturnValue:
+        gw = gateway()
+        body = await parse_body(ResetBody)
+        if not verify_code(gw, "reset", body.email, body.token):
+            raise ApiError("the reset link is wrong or has expired", 403)
+        user = await models.User.filter(email=body.email, status=models.USER_ENABLED).first()
+        if user is None:
+            raise ApiError("no user has this email address", 404)
+        password = random_key(12)
+        user.password = hash_password(password)
+        await user.save(update_fields=["password"])
+        gw.cache.invalidate_user(user.id)
+        return ok(password)
+
+    @bp.get("/oauth/email/bind")
+    @critical
+    @require_role(models.ROLE_USER)
+    @doc(
+        "Bind an email address with its verification code",
+        query={"email": "address", "code": "code"},
+    )
+    async def email_bind() -> ResponseReturnValue:
+        gw = gateway()
+        email = check_email(gw, str_arg("email", 50))
+        code = str_arg("code", 32)
+        if not verify_code(gw, "verify", email, code):
+            raise ApiError("the verification code is wrong or has expired")
+        user = await current_user()
+        if await models.User.filter(email=email).exclude(id=user.id).exists():
+            raise ApiError("this email address is already in use")
+        user.email = email
+        await user.save(update_fields=["email"])
+        return ok()
+
+    return bp
