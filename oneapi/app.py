@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             await gw.db.ensure_root()
         await options.load()
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")
+        await asyncio.to_thread(gw.tokenizer.preload)
         await gw.cache.reload_all()
         gw.http = httpx.AsyncClient(
             transport=AiohttpTransport(

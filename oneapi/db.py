@@ -55,6 +55,7 @@ class Database:
         self.settings = settings
         self.url = dsn_to_url(settings)
         self.dialect = "sqlite"
+        self.statements = 0
 
     @property
     def conn(self) -> BaseDBAsyncClient:
@@ -67,6 +68,20 @@ class Database:
             _enable_global_fallback=True,
         )
         self.dialect = self.conn.capabilities.dialect
+        if self.settings.ONEAPI_DB_STATS:
+            self._count_statements()
+
+    def _count_statements(self) -> None:
+        """Count every statement sent through the main connection (for the benchmark)."""
+        conn = self.conn
+        for name in ("execute_insert", "execute_many", "execute_query", "execute_query_dict", "execute_script"):
+            original = getattr(conn, name)
+
+            def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                self.statements += 1
+                return _original(*args, **kwargs)
+
+            setattr(conn, name, counted)
 
     async def close(self) -> None:
         await Tortoise.close_connections()

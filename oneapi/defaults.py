@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from . import models
 from .hookspecs import hookimpl
 from .options import (
     validate_bool,
@@ -12,10 +18,12 @@ from .options import (
     validate_number,
     validate_ratio_map,
 )
-from .registry import OptionSpec
+from .registry import Job, OptionSpec
 
 if TYPE_CHECKING:
     from .relay.context import RelayContext, Usage
+
+log = logging.getLogger("oneapi.jobs")
 
 _BOOL_OPTIONS = {
     "PasswordLoginEnabled": "true",
@@ -89,3 +97,56 @@ def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
     """The core formula: the relay stored the priced computation in ``ctx.extra``."""
     compute = ctx.extra.get("quota_for")
     return compute(usage) if compute is not None else None
+
+
+async def _sync(gw: Any) -> None:
+    await gw.options.load()
+    gw.tokenizer.approximate = gw.options.bool("ApproximateTokenEnabled")
+    await gw.cache.reload_all()
+
+
+async def _retention(gw: Any) -> None:
+    days = gw.options.int("LogRetentionDays")
+    if days > 0:
+        cutoff = int(time.time()) - days * 86400
+        deleted = await models.Log.filter(created_at__lt=cutoff).delete()
+        if deleted:
+            log.info("log retention: deleted %d logs older than %d days", deleted, days)
+
+
+async def _test_channels(gw: Any) -> None:
+    from .relay.channel_test import test_channel
+
+    for channel in list(gw.cache.channels.by_id.values()):
+        if channel.status == models.CHANNEL_MANUALLY_DISABLED:
+            continue
+        await test_channel(gw, channel)
+        await asyncio.sleep(gw.settings.POLLING_INTERVAL)
+
+
+async def _update_balances(gw: Any) -> None:
+    from .relay.context import RelayError
+
+    for channel in list(gw.cache.channels.by_id.values()):
+        adaptor = gw.adaptor(channel.type)
+        if adaptor is None or channel.status != models.CHANNEL_ENABLED:
+            continue
+        try:
+            balance = await adaptor.fetch_balance(channel)
+        except (RelayError, httpx.HTTPError) as exc:
+            log.info("balance of channel %s not updated: %s", channel.id, exc)
+        else:
+            await models.Channel.filter(id=channel.id).update(
+                balance=balance, balance_updated_time=int(time.time())
+            )
+        await asyncio.sleep(gw.settings.POLLING_INTERVAL)
+
+
+@hookimpl(trylast=True)
+def register_jobs() -> list[Job]:
+    return [
+        Job("sync", lambda gw: float(gw.settings.SYNC_FREQUENCY), _sync, master_only=False),
+        Job("log-retention", lambda gw: 3600.0, _retention),
+        Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),
+        Job("channel-balance", lambda gw: gw.settings.CHANNEL_UPDATE_FREQUENCY * 60.0, _update_balances),
+    ]

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     INITIAL_ROOT_TOKEN: str = ""
     INITIAL_ROOT_ACCESS_TOKEN: str = ""
 
+    ONEAPI_DB_STATS: bool = False
+
     ONEAPI_PLUGINS: str = ""
     ONEAPI_DISABLED_PLUGINS: str = ""
 

@@ -42,6 +42,7 @@ def blueprint() -> Blueprint:
                 "password_login_enabled": o.bool("PasswordLoginEnabled"),
                 "password_register_enabled": o.bool("PasswordRegisterEnabled"),
                 "root_password_unchanged": await root_password_unchanged(gw),
+                **({"db_statements": gw.db.statements} if gw.settings.ONEAPI_DB_STATS else {}),
                 "pay_methods": [
                     {"name": method, "type": method, "provider": name}
                     for name, provider in gw.registry.payment_providers.items()

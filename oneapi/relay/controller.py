@@ -127,6 +127,7 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved
     retries = 0 if pinned is not None else max(gw.options.int("RetryTimes"), 0)
     rng = random.Random()
     last: RelayError | None = None
+    client_payload = ctx.payload
     for _ in range(retries + 1):
         channel = _choose(gw, ctx, pinned, tried, rng)
         if channel is None:
@@ -139,6 +140,7 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved
             continue
         ctx.channel = channel
         ctx.upstream_model = channel.model_mapping.get(ctx.model, ctx.model)
+        ctx.payload = _with_system_prompt(ctx, client_payload, channel)
         try:
             return await _one_attempt(gw, ctx, adaptor, reserved)
         except RelayError as err:
@@ -156,6 +158,23 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved
     if last.status == 429:
         last.message = SATURATED
     raise last
+
+
+def _with_system_prompt(
+    ctx: RelayContext, payload: dict[str, Any] | None, channel: ChannelRecord
+) -> dict[str, Any] | None:
+    """The channel's forced system prompt replaces the first system message, or leads."""
+    if not channel.system_prompt or ctx.mode != "chat" or payload is None:
+        return payload
+    messages = list(payload.get("messages") or [])
+    prompt = {"role": "system", "content": channel.system_prompt}
+    if messages and messages[0].get("role") == "system":
+        messages[0] = prompt
+    else:
+        messages.insert(0, prompt)
+    ctx.extra.pop("raw_json_body", None)
+    ctx.extra["system_prompt_reset"] = True
+    return {**payload, "messages": messages}
 
 
 def _choose(gw: Gateway, ctx: RelayContext, pinned: int | None, tried: set[int],
@@ -272,6 +291,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayRe
                 quota=charged, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                 channel_id=ctx.channel.id if ctx.channel else 0, request_id=ctx.request_id,
                 elapsed_time=int((time.monotonic() - ctx.started) * 1000), is_stream=ctx.is_stream,
+                system_prompt_reset=bool(ctx.extra.get("system_prompt_reset")),
             )
         await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=charged))
     except Exception:

@@ -209,3 +209,20 @@ def test_request_id_header_and_in_errors(gateway, setup) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client.chat.completions.create(model="test-model", messages=[])
     assert "request id" in str(err.value)
+
+
+def test_channel_system_prompt_is_forced(gateway, admin, upstream, priced) -> None:
+    channel = admin.channel(upstream.base_url, "cheap-model", system_prompt="You are terse.")
+    token = admin.token(admin.user())
+    try:
+        client = client_for(gateway, token)
+        client.chat.completions.create(model="cheap-model", messages=[
+            {"role": "system", "content": "be chatty"}, {"role": "user", "content": "hi"}])
+        assert upstream.requests[-1].json["messages"][0] == {"role": "system", "content": "You are terse."}
+        assert len(upstream.requests[-1].json["messages"]) == 2
+        client.chat.completions.create(model="cheap-model", messages=[{"role": "user", "content": "hi"}])
+        assert [m["role"] for m in upstream.requests[-1].json["messages"]] == ["system", "user"]
+        logs = wait_logs(admin, token["name"], 2)
+        assert all(log["system_prompt_reset"] for log in logs)
+    finally:
+        admin.delete_channel(channel["id"])
