@@ -15,6 +15,7 @@ from httpx_aiohttp import AiohttpTransport
 from quart import Quart, current_app
 
 from .adaptor import Adaptor
+from .batch import Batch
 from .billing import Ledger, Pricing
 from .cache import Cache
 from .db import Database
@@ -85,9 +86,13 @@ def create_app(settings: Settings | None = None) -> Quart:
         registry=registry,
         db=Database(settings),
         options=options,
-        cache=Cache(ttl=float(settings.SYNC_FREQUENCY)),
+        cache=Cache(
+            ttl=float(settings.SYNC_FREQUENCY),
+            enabled=settings.MEMORY_CACHE_ENABLED,
+            redis_url=settings.REDIS_CONN_STRING,
+        ),
         pricing=Pricing(registry, options),
-        ledger=Ledger(),
+        ledger=Ledger(Batch() if settings.BATCH_UPDATE_ENABLED else None),
         tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
         session_secret=secret,
     )
@@ -124,6 +129,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")
         await asyncio.to_thread(gw.tokenizer.preload)
         await gw.cache.reload_all()
+        options.on_change = gw.cache.options_changed
+        gw.cache.on_options_changed = options.load
+        gw.cache.start()
         gw.http = httpx.AsyncClient(
             transport=AiohttpTransport(
                 trust_env=False,
@@ -142,8 +150,11 @@ def create_app(settings: Settings | None = None) -> Quart:
         for task in gw.tasks:
             task.cancel()
         await asyncio.gather(*gw.tasks, return_exceptions=True)
+        if gw.ledger.batch is not None:
+            await gw.ledger.batch.flush()  # in-flight requests and their settlements are done
         if gw.http is not None:
             await gw.http.aclose()
+        await gw.cache.close()
         await gw.db.close()
 
     return app

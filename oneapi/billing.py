@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tortoise.expressions import F
 
 from . import models
+from .batch import Batch
 from .relay.context import RelayContext, RelayError, Usage
 
 if TYPE_CHECKING:
@@ -112,7 +113,21 @@ class Pricing:
 
 
 class Ledger:
-    """Atomic quota movements on tokens and users, and the consume log."""
+    """Atomic quota movements on tokens and users, and the consume log.
+
+    With a ``batch``, settlement counters, refunds and log rows wait in memory for
+    the next flush; reservations stay immediate.
+    """
+
+    def __init__(self, batch: Batch | None = None) -> None:
+        self.batch = batch
+
+    async def write_log(self, **fields: object) -> None:
+        """A log row, now or with the next batch flush."""
+        if self.batch is not None:
+            self.batch.add_log(fields)
+        else:
+            await models.Log.create(**fields)
 
     async def reserve(self, ctx: RelayContext, amount: int) -> int:
         """Take ``amount`` from token and user, or raise 403; returns what was taken."""
@@ -128,9 +143,15 @@ class Ledger:
                     403, f"token quota is not enough for this request (needs {amount})",
                     "insufficient_quota", "insufficient_token_quota",
                 )
-        taken = await models.User.filter(id=ctx.user.id, quota__gte=amount).update(
-            quota=F("quota") - amount
-        )
+        try:
+            taken = await models.User.filter(id=ctx.user.id, quota__gte=amount).update(
+                quota=F("quota") - amount
+            )
+        except Exception:
+            taken = 0
+            if not token.unlimited_quota:
+                await models.Token.filter(id=token.id).update(remain_quota=F("remain_quota") + amount)
+            raise
         if not taken:
             if not token.unlimited_quota:
                 await models.Token.filter(id=token.id).update(remain_quota=F("remain_quota") + amount)
@@ -180,10 +201,13 @@ class Ledger:
                 log.warning(
                     "request %s cost %d but only %d quota was left", ctx.request_id, quota, charged
                 )
-        token_update: dict[str, object] = {
-            "used_quota": F("used_quota") + charged,
-            "accessed_time": int(time.time()),
-        }
+        now = int(time.time())
+        if self.batch is not None:
+            channel_id = ctx.channel.id if ctx.channel is not None else None
+            self.batch.add(ctx.token.id, not ctx.token.unlimited_quota, ctx.user.id, channel_id,
+                           refund, charged, now)
+            return charged
+        token_update: dict[str, object] = {"used_quota": F("used_quota") + charged, "accessed_time": now}
         if refund and not ctx.token.unlimited_quota:
             token_update["remain_quota"] = F("remain_quota") + refund
         user_update: dict[str, object] = {

@@ -6,14 +6,18 @@ and ``SYNC_FREQUENCY`` reloads everything as a safety net.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import orjson
+
 from . import models
+from ._redis import RedisLink
 from .db import split_list
 from .relay.context import ChannelRecord, TokenRecord, UserRecord
 
@@ -105,23 +109,74 @@ class ChannelTable:
         return None
 
 
-class Cache:
-    """In-process cache of tokens, users and the channel table."""
+def _token_json(record: TokenRecord) -> bytes:
+    data = {f: getattr(record, f) for f in TokenRecord.__slots__}  # type: ignore[attr-defined]
+    data["models"] = sorted(record.models) if record.models is not None else None
+    data["subnets"] = [str(net) for net in record.subnets]
+    return orjson.dumps(data)
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
+
+def _token_from_json(raw: bytes) -> TokenRecord:
+    data = orjson.loads(raw)
+    data["models"] = frozenset(data["models"]) if data["models"] is not None else None
+    data["subnets"] = tuple(ipaddress.ip_network(s, strict=False) for s in data["subnets"])
+    return TokenRecord(**data)
+
+
+def _user_json(record: UserRecord) -> bytes:
+    return orjson.dumps({f: getattr(record, f) for f in UserRecord.__slots__})  # type: ignore[attr-defined]
+
+
+class Cache:
+    """Tokens, users and the channel table, kept in process and (with Redis) shared.
+
+    Without Redis the in-process entries live ``ttl`` seconds (SYNC_FREQUENCY) and every
+    write through the API drops what it changed on this node. With Redis, records are also
+    stored there for other nodes and every write is published, so all nodes drop it within
+    milliseconds; while Redis is unreachable, in-process entries live at most one second.
+    """
+
+    def __init__(self, ttl: float, enabled: bool = True, redis_url: str = "") -> None:
+        self.ttl = ttl if enabled else 0.0
         self._tokens: dict[str, tuple[float, TokenRecord | None]] = {}
         self._users: dict[int, tuple[float, UserRecord | None]] = {}
         self.channels = ChannelTable(())
+        self.redis: RedisLink | None = None
+        if redis_url:
+            self.redis = RedisLink(redis_url, self._on_message, self._on_reconnect)
+        self.on_options_changed: Callable[[], Awaitable[None]] | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    def start(self) -> None:
+        if self.redis is not None:
+            self.redis.start()
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.redis is not None:
+            await self.redis.close()
+
+    def _local_ttl(self) -> float:
+        if self.redis is not None and not self.redis.subscribed:
+            return min(self.ttl, 1.0)
+        return self.ttl
 
     async def token(self, key: str) -> TokenRecord | None:
         hit = self._tokens.get(key)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        row = await models.Token.filter(key=key).first()
-        record = token_record(row) if row else None
-        self._tokens[key] = (now + (self.ttl if record else 5), record)
+        record: TokenRecord | None = None
+        raw = await self.redis.get(f"token:{key}") if self.redis is not None else None
+        if raw is not None:
+            record = _token_from_json(raw)
+        else:
+            row = await models.Token.filter(key=key).first()
+            record = token_record(row) if row else None
+            if record is not None and self.redis is not None:
+                await self.redis.set(f"token:{key}", _token_json(record), self.ttl)
+        self._tokens[key] = (now + (self._local_ttl() if record else min(5.0, self._local_ttl())), record)
         return record
 
     async def user(self, user_id: int) -> UserRecord | None:
@@ -129,25 +184,81 @@ class Cache:
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        row = await models.User.filter(id=user_id).first()
-        record = user_record(row) if row else None
-        self._users[user_id] = (now + self.ttl, record)
+        record: UserRecord | None = None
+        raw = await self.redis.get(f"user:{user_id}") if self.redis is not None else None
+        if raw is not None:
+            record = UserRecord(**orjson.loads(raw))
+        else:
+            row = await models.User.filter(id=user_id).first()
+            record = user_record(row) if row else None
+            if record is not None and self.redis is not None:
+                await self.redis.set(f"user:{user_id}", _user_json(record), self.ttl)
+        self._users[user_id] = (now + self._local_ttl(), record)
         return record
+
+    # --- invalidation: this node at once, the others through Redis ---
+
+    def _publish(self, message: str, *keys: str) -> None:
+        if self.redis is None:
+            return
+
+        async def send() -> None:
+            assert self.redis is not None
+            if keys:
+                await self.redis.delete(*keys)
+            await self.redis.publish(message)
+
+        task = asyncio.create_task(send())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def invalidate_token(self, key: str) -> None:
         self._tokens.pop(key, None)
+        self._publish(f"token:{key}", f"token:{key}")
 
     def invalidate_user(self, user_id: int) -> None:
+        self._drop_user(user_id)
+        self._publish(f"user:{user_id}", f"user:{user_id}")
+
+    def _drop_user(self, user_id: int) -> None:
         self._users.pop(user_id, None)
         for key, (_, record) in list(self._tokens.items()):
             if record is not None and record.user_id == user_id:
                 self._tokens.pop(key, None)
 
-    async def reload_channels(self) -> None:
+    async def reload_channels(self, publish: bool = True) -> None:
         rows = await models.Channel.all()
         self.channels = ChannelTable(channel_record(r) for r in rows)
+        if publish:
+            self._publish("channels")
+
+    def options_changed(self) -> None:
+        self._publish("options")
 
     async def reload_all(self) -> None:
         self._tokens.clear()
         self._users.clear()
-        await self.reload_channels()
+        await self.reload_channels(publish=False)
+
+    def _on_message(self, message: str) -> None:
+        kind, _, key = message.partition(":")
+        if kind == "token":
+            self._tokens.pop(key, None)
+        elif kind == "user" and key.isdigit():
+            self._drop_user(int(key))
+        elif kind == "channels":
+            self._spawn(self.reload_channels(publish=False))
+        elif kind == "options" and self.on_options_changed is not None:
+            self._spawn(self.on_options_changed())
+
+    def _on_reconnect(self) -> None:
+        """Messages may have been missed while Redis was away: forget what is held."""
+        self._tokens.clear()
+        self._users.clear()
+        if self.redis is not None:
+            self._spawn(self.redis.forget_records())
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)

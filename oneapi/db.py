@@ -21,6 +21,8 @@ log = logging.getLogger("oneapi.db")
 
 _GO_MYSQL = re.compile(r"^(?P<auth>[^@]*)@tcp\((?P<host>[^)]*)\)/(?P<db>[^?]*)(?:\?(?P<q>.*))?$")
 _MYSQL_PASS_PARAMS = {"charset"}
+# Per process: PostgreSQL's and MySQL's default max_connections (100-151) must fit several nodes.
+MAX_POOL = 30
 
 
 def dsn_to_url(settings: Settings) -> str:
@@ -30,7 +32,7 @@ def dsn_to_url(settings: Settings) -> str:
         path = os.path.abspath(settings.SQLITE_PATH)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return f"sqlite://{path}?journal_mode=WAL&busy_timeout={settings.SQLITE_BUSY_TIMEOUT}"
-    pool = f"minsize=1&maxsize={min(settings.SQL_MAX_OPEN_CONNS, 100)}"
+    pool = f"minsize=1&maxsize={min(settings.SQL_MAX_OPEN_CONNS, MAX_POOL)}"
     if dsn.startswith(("postgres://", "postgresql://")):
         rest = dsn.split("://", 1)[1]
         sep = "&" if "?" in rest else "?"

@@ -142,9 +142,16 @@ async def _update_balances(gw: Any) -> None:
         await asyncio.sleep(gw.settings.POLLING_INTERVAL)
 
 
+async def _flush_batch(gw: Any) -> None:
+    if gw.ledger.batch is not None:
+        await gw.ledger.batch.flush()
+
+
 @hookimpl(trylast=True)
 def register_jobs() -> list[Job]:
     return [
+        Job("batch-flush", lambda gw: gw.settings.BATCH_UPDATE_INTERVAL if gw.settings.BATCH_UPDATE_ENABLED
+            else 0.0, _flush_batch, master_only=False),
         Job("sync", lambda gw: float(gw.settings.SYNC_FREQUENCY), _sync, master_only=False),
         Job("log-retention", lambda gw: 3600.0, _retention),
         Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from . import models
@@ -62,6 +63,7 @@ class Options:
         self.values: dict[str, str] = {k: s.default for k, s in specs.items()}
         self._parsed: dict[str, tuple[str, Any]] = {}
         self.version = 0
+        self.on_change: Callable[[], None] | None = None
 
     async def load(self) -> None:
         """Read every stored option (unknown keys are kept as they are)."""
@@ -87,6 +89,8 @@ class Options:
         self.values[key] = value
         self._parsed.pop(key, None)
         self.version += 1
+        if self.on_change is not None:
+            self.on_change()
 
     def get(self, key: str, default: str = "") -> str:
         return self.values.get(key, default)

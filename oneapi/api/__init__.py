@@ -10,6 +10,7 @@ import logging
 
 from quart import Blueprint, jsonify, request
 from quart.typing import ResponseReturnValue
+from tortoise.exceptions import IntegrityError, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from . import (
@@ -22,6 +23,7 @@ from . import (
     options,
     redemptions,
     tokens,
+    topup,
     user_self,
     users,
     verify,
@@ -40,7 +42,7 @@ def api_blueprint() -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api")
     for module in (
         user_self, verify, oauth, users, tokens, channels, channel_ops,
-        logs, redemptions, options, misc, openapi,
+        logs, redemptions, options, misc, openapi, topup,
     ):  # fmt: skip
         api.register_blueprint(module.blueprint())
     api.register_blueprint(status_blueprint())
@@ -62,6 +64,15 @@ def api_blueprint() -> Blueprint:
     @api.errorhandler(ApiError)
     async def api_error(exc: ApiError) -> ResponseReturnValue:
         return jsonify({"success": False, "message": exc.message}), exc.status
+
+    @api.errorhandler(ValidationError)
+    async def db_validation(exc: ValidationError) -> ResponseReturnValue:
+        return jsonify({"success": False, "message": f"invalid value: {exc}"}), 400
+
+    @api.errorhandler(IntegrityError)
+    async def conflict(exc: IntegrityError) -> ResponseReturnValue:
+        log.warning("integrity error in %s %s: %s", request.method, request.path, exc)
+        return jsonify({"success": False, "message": "this conflicts with an existing record"}), 409
 
     @api.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> ResponseReturnValue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -151,7 +152,11 @@ def path_id(value: int, what: str = "record") -> int:
 
 async def parse_body(model: type[T]) -> T:
     """The JSON body validated by ``model``; ApiError naming the bad field otherwise."""
-    data = await request.get_json(force=True, silent=True)
+    raw = await request.get_data(cache=True, as_text=False)
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw else None
+    except (ValueError, RecursionError):
+        raise ApiError("the request body is not valid JSON (UTF-8)") from None
     if not isinstance(data, dict):
         raise ApiError("the request body must be a JSON object")
     _check_tree(data, "body")
@@ -172,7 +177,7 @@ async def _authenticate() -> models.User | None:
     header = request.headers.get("Authorization", "").strip()
     if header:
         token = header.removeprefix("Bearer ").strip()
-        if token and len(token) <= 64 and "\x00" not in token:
+        if token and len(token) <= 32 and "\x00" not in token:
             user = await models.User.filter(access_token=token).first()
     elif isinstance(session.get("id"), int) and 0 < session["id"] <= MAX_ID:
         user = await models.User.filter(id=session["id"]).first()

@@ -54,6 +54,9 @@ async def test_one_channel(
         success, message, elapsed = await test_channel(gw, channel_record(channel), model)
     except RelayError as exc:
         success, message, elapsed = False, exc.message, 0
+    except Exception as exc:  # noqa: BLE001 - plugin code failed: a failed test, not a 500
+        log.warning("test of channel %s failed: %r", channel.id, exc)
+        success, message, elapsed = False, f"{type(exc).__name__}: {exc}"[:300], 0
     outcome = "passed" if success else f"failed: {message}"
     await record_log(
         0, models.LOG_TEST, f"channel #{channel.id} {channel.name} test with {model} {outcome}", ""
@@ -89,6 +92,9 @@ async def update_balance(gw: Gateway, channel: models.Channel) -> float:
         balance = float(await adaptor.fetch_balance(channel_record(channel)))
     except RelayError as exc:
         raise ApiError(exc.message or "the balance could not be read") from None
+    except Exception as exc:  # noqa: BLE001 - plugin code or the network failed: say so, no 500
+        log.warning("balance of channel %s failed: %r", channel.id, exc)
+        raise ApiError(f"the balance could not be read: {type(exc).__name__}: {exc}"[:300]) from None
     channel.balance = balance
     channel.balance_updated_time = now()
     await channel.save(update_fields=["balance", "balance_updated_time"])

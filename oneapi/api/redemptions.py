@@ -47,7 +47,7 @@ class UpdateRedemptionBody(Body):
 
 
 class RedeemBody(Body):
-    key: str = Field(min_length=1, max_length=64)
+    key: str = Field(min_length=1, max_length=32)
 
 
 def redemption_dict(row: models.Redemption) -> dict[str, Any]:
@@ -114,7 +114,9 @@ def blueprint() -> Blueprint:
         keyword = str_arg("keyword")
         query = models.Redemption.all()
         if keyword:
-            match = Q(name__icontains=keyword) | Q(key=keyword)
+            match = Q(name__icontains=keyword)
+            if len(keyword) <= 32:
+                match |= Q(key=keyword)
             if keyword.isdigit() and int(keyword) <= 2**31 - 1:
                 match |= Q(id=int(keyword))
             query = query.filter(match)

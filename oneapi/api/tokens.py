@@ -144,7 +144,10 @@ def blueprint() -> Blueprint:
         keyword = str_arg("keyword")
         query = models.Token.filter(user_id=user.id)
         if keyword:
-            query = query.filter(Q(name__icontains=keyword) | Q(key=keyword.removeprefix("sk-")))
+            match = Q(name__icontains=keyword)
+            if len(keyword.removeprefix("sk-")) <= 48:
+                match |= Q(key=keyword.removeprefix("sk-"))
+            query = query.filter(match)
         total = await query.count()
         rows = await query.order_by("-id").offset(offset).limit(limit)
         return ok([token_dict(t) for t in rows], total=total)

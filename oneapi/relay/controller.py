@@ -119,6 +119,12 @@ async def relay(mode_name: str, path_model: str | None = None) -> Response:
         if reserved and ctx is not None:
             await gw.ledger.refund(ctx, reserved)
         return error_response(err, request_id)
+    except Exception:
+        log.exception("request %s failed inside the gateway", request_id)
+        if reserved and ctx is not None:
+            await gw.ledger.refund(ctx, reserved)
+        return error_response(RelayError(500, "the gateway failed to handle this request; it was not "
+                                         "charged", "one_api_error", "internal_error"), request_id)
 
 
 async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Response:
@@ -282,7 +288,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayRe
         charged = await gw.ledger.settle(ctx, reserved, quota)
         if gw.options.bool("LogConsumeEnabled"):
             price = gw.pricing.price(ctx.model, ctx.group)
-            await models.Log.create(
+            await gw.ledger.write_log(
                 user_id=ctx.user.id, created_at=int(time.time()), type=models.LOG_CONSUME,
                 content=f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
                 f"completion ratio {price.completion_ratio:g}"

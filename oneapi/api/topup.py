@@ -1,0 +1,160 @@
+"""Online top-up (/api/user/amount, /api/user/pay, /api/user/topup/...) and the admin order list.
+
+The money logic lives in ``oneapi.payments``; these views only parse, authorize and answer.
+Provider callbacks are routes of the payment plugins (e.g. ``/api/user/epay/notify``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from quart import Blueprint, request
+from quart.typing import ResponseReturnValue
+from tortoise.expressions import Q
+
+from .. import models, payments
+from ._common import (
+    MAX_ID,
+    ApiError,
+    Body,
+    current_user,
+    doc,
+    gateway,
+    int_arg,
+    ok,
+    page_params,
+    parse_body,
+    require_role,
+    str_arg,
+)
+
+__all__ = ["blueprint"]
+
+ORDER_STATUSES = ("pending", "success", "failed", "expired")
+
+
+def _whole_number(value: Any) -> Any:
+    """Amounts are whole USD: refuse booleans, fractions and text that is not a number."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number of USD, not true/false")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit() or len(text) > 20:
+            raise ValueError("must be a whole number of USD")
+        return int(text)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number of USD")
+    return value
+
+
+Amount = Annotated[int, BeforeValidator(_whole_number)]
+
+
+class AmountBody(Body):
+    amount: Amount
+    payment_method: str = Field("", max_length=32)
+
+
+class PayBody(Body):
+    amount: Amount
+    payment_method: str = Field(min_length=1, max_length=32)
+
+
+def _request_base() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _payment_error(exc: payments.PaymentError) -> ApiError:
+    return ApiError(exc.message, 502 if exc.code == "provider" else 400)
+
+
+def _order_query(keyword: str, status: str) -> Q:
+    query = Q()
+    if keyword:
+        query &= Q(trade_no__icontains=keyword) | Q(provider_trade_no=keyword)
+    if status:
+        if status not in ORDER_STATUSES:
+            raise ApiError(f"query parameter status must be one of {', '.join(ORDER_STATUSES)}")
+        query &= Q(status=status)
+    return query
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("topup", __name__)
+
+    @bp.get("/user/topup/info")
+    @require_role(models.ROLE_USER)
+    @doc("What the top-up page needs: methods offered, minimum, price, your group ratio")
+    async def topup_info() -> ResponseReturnValue:
+        gw = gateway()
+        user = await current_user()
+        methods = payments.offered_methods(gw)
+        ratios = gw.options.json("TopupGroupRatio")
+        ratio = ratios.get(user.group or "default", 1) if isinstance(ratios, dict) else 1
+        return ok({
+            "enable_online_topup": bool(methods),
+            "pay_methods": methods,
+            "min_topup": max(gw.options.int("MinTopUp", 1), 1),
+            "price": gw.options.get("Price", "7.3"),
+            "group_ratio": ratio,
+            "quota_per_unit": gw.options.float("QuotaPerUnit", 500000),
+        })
+
+    @bp.post("/user/amount")
+    @require_role(models.ROLE_USER)
+    @doc("Price preview: what paying for `amount` USD costs you (text, 2 decimals)", AmountBody)
+    async def amount() -> ResponseReturnValue:
+        gw = gateway()
+        user = await current_user()
+        body = await parse_body(AmountBody)
+        try:
+            entry = payments.resolve_method(gw, body.payment_method)[1] if body.payment_method else None
+            priced = payments.quote(gw, user, body.amount, entry)
+        except payments.PaymentError as exc:
+            raise _payment_error(exc) from None
+        return ok(payments.money_text(priced.money), quota=priced.quota)
+
+    @bp.post("/user/pay")
+    @require_role(models.ROLE_USER)
+    @doc("Create a pending order; answers what the browser must do: {url, method, fields}", PayBody)
+    async def pay() -> ResponseReturnValue:
+        gw = gateway()
+        user = await current_user()
+        body = await parse_body(PayBody)
+        try:
+            order, action = await payments.create_order(
+                gw, user, body.amount, body.payment_method, _request_base()
+            )
+        except payments.PaymentError as exc:
+            raise _payment_error(exc) from None
+        return ok(action, trade_no=order.trade_no, money=payments.money_text(order.money))
+
+    @bp.get("/user/topup/self")
+    @require_role(models.ROLE_USER)
+    @doc("Your own top-up orders, newest first", query={"keyword": "trade number", "status": "pending|success|failed|expired"})
+    async def own_orders() -> ResponseReturnValue:
+        user = await current_user()
+        offset, limit = page_params()
+        query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)),
+                                    user_id=user.id)
+        total = await query.count()
+        rows = await query.order_by("-id").offset(offset).limit(limit)
+        return ok([payments.order_dict(r) for r in rows], total=total)
+
+    @bp.get("/topup/")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Every top-up order, newest first",
+         query={"keyword": "trade number", "user_id": "id", "status": "pending|success|failed|expired"})
+    async def all_orders() -> ResponseReturnValue:
+        offset, limit = page_params()
+        query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)))
+        user_id = int_arg("user_id", None, 1, MAX_ID)
+        if user_id is not None:
+            query = query.filter(user_id=user_id)
+        total = await query.count()
+        rows = await query.order_by("-id").offset(offset).limit(limit)
+        return ok([payments.order_dict(r) for r in rows], total=total)
+
+    return bp
+
