@@ -16,6 +16,8 @@ from .registry import (
     PaymentProvider,
 )
 from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
+from .relay.controller import relay as relay_request
+from .relay.inbound import Inbound
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,7 @@ __all__ = [
     "ChannelRecord",
     "ChannelType",
     "ConfigField",
+    "Inbound",
     "Job",
     "ModelPrices",
     "OptionSpec",
@@ -35,4 +38,5 @@ __all__ = [
     "__version__",
     "error_from_upstream",
     "hookimpl",
+    "relay_request",
 ]

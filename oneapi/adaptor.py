@@ -39,7 +39,10 @@ class Adaptor:
     """Builds upstream requests for one channel type and reads its answers.
 
     One instance per channel type per app; methods are async where they do I/O.
+    ``native_inbound`` names client formats (``Inbound.name``) this adaptor answers in directly.
     """
+
+    native_inbound: frozenset[str] = frozenset()
 
     def __init__(self, channel_type: ChannelType, http: httpx.AsyncClient) -> None:
         self.channel_type = channel_type

@@ -269,11 +269,12 @@ async def create_order(
 
 
 def _to_money(value: Any) -> Decimal | None:
+    """The exact amount (never rounded: 73.001 is not 73.00), or None if it is no number."""
     try:
         money = Decimal(str(value))
     except InvalidOperation:
         return None
-    return money.quantize(_CENT, rounding=ROUND_HALF_UP) if money.is_finite() else None
+    return money if money.is_finite() else None
 
 
 async def _system_log(user_id: int, content: str, quota: int = 0) -> None:

@@ -94,7 +94,9 @@ async def update_balance(gw: Gateway, channel: models.Channel) -> float:
         raise ApiError(exc.message or "the balance could not be read") from None
     except Exception as exc:  # noqa: BLE001 - plugin code or the network failed: say so, no 500
         log.warning("balance of channel %s failed: %r", channel.id, exc)
-        raise ApiError(f"the balance could not be read: {type(exc).__name__}: {exc}"[:300]) from None
+        raise ApiError(
+            f"the balance could not be read: {type(exc).__name__}: {exc}"[:300]
+        ) from None
     channel.balance = balance
     channel.balance_updated_time = now()
     await channel.save(update_fields=["balance", "balance_updated_time"])

@@ -92,14 +92,16 @@ def blueprint() -> Blueprint:
         methods = payments.offered_methods(gw)
         ratios = gw.options.json("TopupGroupRatio")
         ratio = ratios.get(user.group or "default", 1) if isinstance(ratios, dict) else 1
-        return ok({
-            "enable_online_topup": bool(methods),
-            "pay_methods": methods,
-            "min_topup": max(gw.options.int("MinTopUp", 1), 1),
-            "price": gw.options.get("Price", "7.3"),
-            "group_ratio": ratio,
-            "quota_per_unit": gw.options.float("QuotaPerUnit", 500000),
-        })
+        return ok(
+            {
+                "enable_online_topup": bool(methods),
+                "pay_methods": methods,
+                "min_topup": max(gw.options.int("MinTopUp", 1), 1),
+                "price": gw.options.get("Price", "7.3"),
+                "group_ratio": ratio,
+                "quota_per_unit": gw.options.float("QuotaPerUnit", 500000),
+            }
+        )
 
     @bp.post("/user/amount")
     @require_role(models.ROLE_USER)
@@ -109,7 +111,9 @@ def blueprint() -> Blueprint:
         user = await current_user()
         body = await parse_body(AmountBody)
         try:
-            entry = payments.resolve_method(gw, body.payment_method)[1] if body.payment_method else None
+            entry = (
+                payments.resolve_method(gw, body.payment_method)[1] if body.payment_method else None
+            )
             priced = payments.quote(gw, user, body.amount, entry)
         except payments.PaymentError as exc:
             raise _payment_error(exc) from None
@@ -132,20 +136,30 @@ def blueprint() -> Blueprint:
 
     @bp.get("/user/topup/self")
     @require_role(models.ROLE_USER)
-    @doc("Your own top-up orders, newest first", query={"keyword": "trade number", "status": "pending|success|failed|expired"})
+    @doc(
+        "Your own top-up orders, newest first",
+        query={"keyword": "trade number", "status": "pending|success|failed|expired"},
+    )
     async def own_orders() -> ResponseReturnValue:
         user = await current_user()
         offset, limit = page_params()
-        query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)),
-                                    user_id=user.id)
+        query = models.TopUp.filter(
+            _order_query(str_arg("keyword", 64), str_arg("status", 16)), user_id=user.id
+        )
         total = await query.count()
         rows = await query.order_by("-id").offset(offset).limit(limit)
         return ok([payments.order_dict(r) for r in rows], total=total)
 
     @bp.get("/topup/")
     @require_role(models.ROLE_ADMIN)
-    @doc("Every top-up order, newest first",
-         query={"keyword": "trade number", "user_id": "id", "status": "pending|success|failed|expired"})
+    @doc(
+        "Every top-up order, newest first",
+        query={
+            "keyword": "trade number",
+            "user_id": "id",
+            "status": "pending|success|failed|expired",
+        },
+    )
     async def all_orders() -> ResponseReturnValue:
         offset, limit = page_params()
         query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)))
@@ -157,4 +171,3 @@ def blueprint() -> Blueprint:
         return ok([payments.order_dict(r) for r in rows], total=total)
 
     return bp
-

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 from quart import Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from .. import models
 from ..auth import authenticate_relay
 from . import modes
 from .channel_test import apply_health
 from .context import ChannelRecord, RelayContext, RelayError
+from .inbound import Inbound
 
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
@@ -35,8 +37,9 @@ def new_request_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:12]
 
 
-def error_response(err: RelayError, request_id: str) -> Response:
-    response = Response(orjson.dumps(err.body(request_id)), err.status, content_type="application/json")
+def error_response(err: RelayError, request_id: str, inbound: Inbound | None = None) -> Response:
+    body = inbound.error_body(err, request_id) if inbound is not None else orjson.dumps(err.body(request_id))
+    response = Response(body, err.status, content_type="application/json")
     response.headers["X-Oneapi-Request-Id"] = request_id
     return response
 
@@ -52,7 +55,9 @@ def client_key() -> str:
     return headers.get("Authorization") or headers.get("x-api-key") or headers.get("api-key") or ""
 
 
-async def parse_request(gw: Gateway, mode: modes.Mode, path_model: str | None) -> dict[str, Any]:
+async def parse_request(
+    gw: Gateway, mode: modes.Mode, path_model: str | None, inbound: Inbound | None = None
+) -> dict[str, Any]:
     """Body, payload/form, model and stream flag of the incoming request."""
     body = await request.get_data(cache=False)
     content_type = request.headers.get("Content-Type", "")
@@ -76,6 +81,9 @@ async def parse_request(gw: Gateway, mode: modes.Mode, path_model: str | None) -
                          "invalid_json") from None
     if not isinstance(payload, dict):
         raise RelayError(400, "the request body must be a JSON object", "invalid_request_error", "invalid_json")
+    if inbound is not None:
+        out["inbound_payload"] = payload
+        payload = inbound.to_openai(payload)
     model = payload.get("model") or path_model or mode.default_model
     if not isinstance(model, str) or not model:
         raise RelayError(400, "model is required", "invalid_request_error", "missing_model", "model")
@@ -83,8 +91,8 @@ async def parse_request(gw: Gateway, mode: modes.Mode, path_model: str | None) -
     return out
 
 
-async def relay(mode_name: str, path_model: str | None = None) -> Response:
-    """Relay one /v1 request; every failure becomes an OpenAI-shaped error."""
+async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound | None = None) -> Response:
+    """Relay one /v1 request; every failure becomes an error in the client's shape."""
     gw: Gateway = current_app.extensions["oneapi"]
     request_id = new_request_id()
     ctx: RelayContext | None = None
@@ -92,7 +100,7 @@ async def relay(mode_name: str, path_model: str | None = None) -> Response:
     try:
         token, user, pinned = await authenticate_relay(gw.cache, client_key(), request.remote_addr or "")
         mode = modes.MODES[mode_name]
-        parsed = await parse_request(gw, mode, path_model)
+        parsed = await parse_request(gw, mode, path_model, inbound)
         if token.models is not None and parsed["model"] not in token.models:
             raise RelayError(403, f"this token may not use model {parsed['model']}", "permission_error",
                              "model_not_allowed", "model")
@@ -103,6 +111,11 @@ async def relay(mode_name: str, path_model: str | None = None) -> Response:
         if ctx.payload is not None:
             ctx.client_wants_usage = bool((ctx.payload.get("stream_options") or {}).get("include_usage"))
             ctx.extra["raw_json_body"] = ctx.body
+        if inbound is not None:
+            ctx.extra["inbound"] = inbound
+            ctx.extra["inbound_payload"] = parsed["inbound_payload"]
+            ctx.extra.pop("raw_json_body", None)
+            ctx.client_wants_usage = True  # the converter needs the usage chunk
         if ctx.payload is not None and "model" not in ctx.payload:  # from the path or the default
             ctx.payload = {**ctx.payload, "model": ctx.model}
             ctx.extra.pop("raw_json_body", None)
@@ -118,7 +131,9 @@ async def relay(mode_name: str, path_model: str | None = None) -> Response:
     except RelayError as err:
         if reserved and ctx is not None:
             await gw.ledger.refund(ctx, reserved)
-        return error_response(err, request_id)
+        return error_response(err, request_id, inbound)
+    except HTTPException:
+        raise  # 413 and the like: answered by the relay blueprint's handler
     except Exception:
         log.exception("request %s failed inside the gateway", request_id)
         if reserved and ctx is not None:
@@ -226,17 +241,33 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
     await _call_hooks(gw.pm.hook.transform_response(ctx=ctx, result=result))
     ctx.delivered = True
     _settle_later(gw, ctx, reserved, result)
+    inbound = _converting_inbound(ctx, adaptor)
+    if inbound is not None:
+        result = inbound.result(ctx, result)
     response = Response(result.body, result.status, content_type=result.content_type)
     response.headers["X-Oneapi-Request-Id"] = ctx.request_id
     return response
 
 
+def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
+    """The client's format converter, unless this adaptor speaks that format natively."""
+    inbound: Inbound | None = ctx.extra.get("inbound")
+    if inbound is None or inbound.name in adaptor.native_inbound:
+        return None
+    return inbound
+
+
 def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
+    chunks = adaptor.stream_response(ctx, upstream)
+    inbound = _converting_inbound(ctx, adaptor)
+    if inbound is not None:
+        chunks = inbound.stream(ctx, chunks)
+
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for chunk in adaptor.stream_response(ctx, upstream):
+            async for chunk in chunks:
                 ctx.delivered = True
                 yield chunk
         except httpx.HTTPError as exc:
