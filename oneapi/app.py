@@ -87,7 +87,10 @@ def create_app(settings: Settings | None = None) -> Quart:
         db=Database(settings),
         options=options,
         cache=Cache(
-            ttl=float(settings.SYNC_FREQUENCY),
+            # Worker processes without Redis cannot tell each other about writes: keep it short.
+            ttl=float(settings.SYNC_FREQUENCY)
+            if settings.ONEAPI_WORKERS == 1 or settings.REDIS_CONN_STRING
+            else 1.0,
             enabled=settings.MEMORY_CACHE_ENABLED,
             redis_url=settings.REDIS_CONN_STRING,
         ),

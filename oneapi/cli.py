@@ -9,6 +9,7 @@ import logging.handlers
 import os
 import signal
 import sys
+from typing import Any
 
 __all__ = ["main"]
 
@@ -24,11 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default: $PORT or 3000)")
     parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)")
     parser.add_argument("--log-dir", default=None, help="also write logs to a rotating file in this folder")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes sharing the port (default 1); use Redis with several")
     parser.add_argument("--version", action="version", version=f"oneapi {__version__}")
     return parser
 
 
-def _setup_logging(log_dir: str | None, debug: bool) -> None:
+def setup_logging(log_dir: str | None, debug: bool) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if log_dir:
         os.makedirs(log_dir, exist_ok=True)
@@ -46,6 +49,34 @@ def _setup_logging(log_dir: str | None, debug: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _config(host: str, port: int) -> Any:
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 30
+    config.keep_alive_timeout = 75
+    config.backlog = 2048
+    return config
+
+
+def _run_workers(host: str, port: int, log_dir: str, workers: int) -> int:
+    """Several worker processes (hypercorn's), each building its own app from the environment."""
+    from hypercorn.run import run
+
+    os.environ["PORT"] = str(port)
+    os.environ["ONEAPI_WORKERS"] = str(workers)
+    if log_dir:
+        os.environ["LOG_DIR"] = log_dir
+    config = _config(host, port)
+    config.application_path = "oneapi.asgi:app"
+    config.workers = workers
+    config.worker_class = "uvloop"
+    logging.getLogger("oneapi").info("oneapi listening on %s with %d workers", config.bind[0], workers)
+    return run(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, validate settings, serve until SIGTERM/SIGINT."""
     args = _parser().parse_args(argv)
@@ -61,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"oneapi: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(settings.LOG_DIR or None, settings.DEBUG)
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
+    setup_logging(settings.LOG_DIR or None, settings.DEBUG)
+    if args.workers > 1:
+        return _run_workers(args.host, settings.PORT, settings.LOG_DIR, args.workers)
 
     from .app import create_app
     from .registry import StartupError
@@ -73,18 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     except (StartupError, ValueError) as exc:
         print(f"oneapi: {exc}", file=sys.stderr)
         return 2
-    config = Config()
-    config.bind = [f"{args.host}:{settings.PORT}"]
-    config.accesslog = None
-    config.graceful_timeout = 30
-    config.keep_alive_timeout = 75
-    config.backlog = 2048
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    config = _config(args.host, settings.PORT)
+    from hypercorn.asyncio import serve
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -94,5 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
     logging.getLogger("oneapi").info("oneapi listening on %s", config.bind[0])
-    asyncio.run(run())
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
     return 0

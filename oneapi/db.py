@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 
 from . import models
 from .settings import Settings
@@ -168,19 +169,21 @@ class Database:
 
     async def ensure_root(self) -> None:
         """Create root/123456 on first start, as One API does."""
-        import bcrypt
+        from .auth import hash_password
 
         if await models.User.exists():
             return
-        hashed = bcrypt.hashpw(b"123456", bcrypt.gensalt()).decode()
-        root = await models.User.create(
-            username="root",
-            password=hashed,
-            display_name="Root User",
-            role=models.ROLE_ROOT,
-            quota=500_000_000_000_000,
-            access_token=self.settings.INITIAL_ROOT_ACCESS_TOKEN or None,
-        )
+        try:
+            root = await models.User.create(
+                username="root",
+                password=hash_password("123456"),
+                display_name="Root User",
+                role=models.ROLE_ROOT,
+                quota=500_000_000_000_000,
+                access_token=self.settings.INITIAL_ROOT_ACCESS_TOKEN or None,
+            )
+        except IntegrityError:
+            return  # another worker process created it first
         if self.settings.INITIAL_ROOT_TOKEN:
             await models.Token.create(
                 user_id=root.id,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from .registry import Job
@@ -31,7 +34,23 @@ async def _loop(gw: Gateway, job: Job) -> None:
             log.exception("job %s failed; it runs again next round", job.name)
 
 
+def _first_worker(gw: Gateway) -> bool:
+    """Among worker processes of one node, the one holding the jobs lock runs master jobs."""
+    if gw.settings.ONEAPI_WORKERS == 1:
+        return True
+    path = os.path.join(tempfile.gettempdir(), f"oneapi-jobs-{gw.settings.PORT}.lock")
+    handle = open(path, "a")  # noqa: SIM115 - held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    gw.memo["jobs-lock"] = handle
+    return True
+
+
 def start_jobs(gw: Gateway) -> list[asyncio.Task[Any]]:
     """Start every job this node should run; a slow job never blocks another."""
-    jobs = [j for j in gw.registry.jobs if gw.settings.is_master or not j.master_only]
+    master = gw.settings.is_master and _first_worker(gw)
+    jobs = [j for j in gw.registry.jobs if master or not j.master_only]
     return [asyncio.create_task(_loop(gw, job), name=f"job:{job.name}") for job in jobs]

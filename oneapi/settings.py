@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     INITIAL_ROOT_ACCESS_TOKEN: str = ""
 
     ONEAPI_DB_STATS: bool = False
+    ONEAPI_WORKERS: int = Field(1, ge=1)
 
     ONEAPI_PLUGINS: str = ""
     ONEAPI_DISABLED_PLUGINS: str = ""
