@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/services.sh
+if ! command -v chromium >/dev/null 2>&1; then  # the UI tests drive Debian's chromium
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if [ -f frontend/package.json ] && [ -d frontend/node_modules ]; then
   (cd frontend && npm test --silent)
 fi
