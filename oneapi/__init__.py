@@ -18,6 +18,7 @@ from .registry import (
 from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
 from .relay.controller import relay as relay_request
 from .relay.inbound import Inbound
+from .relay.sse import event_data, iter_data, iter_events
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,9 @@ __all__ = [
     "Usage",
     "__version__",
     "error_from_upstream",
+    "event_data",
+    "iter_data",
+    "iter_events",
     "hookimpl",
     "relay_request",
 ]

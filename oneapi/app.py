@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pluggy
 from httpx_aiohttp import AiohttpTransport
-from quart import Quart, current_app
+from quart import Quart, current_app, request
 
 from .adaptor import Adaptor
 from .batch import Batch
@@ -79,12 +79,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     if not secret:
         secret = secrets.token_hex(32)
         log.warning("SESSION_SECRET is not set: sessions will not survive a restart")
+    db = Database(settings)
     gw = Gateway(
         settings=settings,
         pm=pm,
         plugins=plugins,
         registry=registry,
-        db=Database(settings),
+        db=db,
         options=options,
         cache=Cache(
             # Worker processes without Redis cannot tell each other about writes: keep it short.
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             redis_url=settings.REDIS_CONN_STRING,
         ),
         pricing=Pricing(registry, options),
-        ledger=Ledger(Batch() if settings.BATCH_UPDATE_ENABLED else None),
+        ledger=Ledger(db, Batch() if settings.BATCH_UPDATE_ENABLED else None),
         tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
         session_secret=secret,
     )
@@ -121,6 +122,13 @@ def create_app(settings: Settings | None = None) -> Quart:
             rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint.name + ".")
         )
     app.register_blueprint(web_blueprint())
+
+    @app.before_request
+    async def read_body() -> None:
+        # Hypercorn closes a keep-alive connection whose request body was left unread,
+        # which breaks the client's next request on it: read it before any early answer.
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            await request.get_data()
 
     @app.before_serving
     async def startup() -> None:

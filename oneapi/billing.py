@@ -10,15 +10,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from tortoise.expressions import F
+from typing import TYPE_CHECKING, Any
 
 from . import models
 from .batch import Batch
 from .relay.context import RelayContext, RelayError, Usage
 
 if TYPE_CHECKING:
+    from .db import Database
     from .options import Options
     from .registry import Registry
 
@@ -112,22 +111,45 @@ class Pricing:
         return int(price.model_ratio * price.group_ratio * size_ratio * 1000) * n
 
 
+_RESERVE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"
+_RESERVE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
+_REFUND_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
+_REFUND_USER = "UPDATE users SET quota = quota + ? WHERE id = ?"
+_SETTLE_TOKEN = (
+    "UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, accessed_time = ? "
+    "WHERE id = ?"
+)
+_SETTLE_USER = (
+    "UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, request_count = request_count + 1 "
+    "WHERE id = ?"
+)
+_CHANNEL_USED = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
+_LOG_COLUMNS = (
+    "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
+    "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
+    "system_prompt_reset",
+)
+_INSERT_LOG = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
+
+
 class Ledger:
     """Atomic quota movements on tokens and users, and the consume log.
 
-    With a ``batch``, settlement counters, refunds and log rows wait in memory for
-    the next flush; reservations stay immediate.
+    The hot path sends plain prepared SQL (no ORM query building). With a ``batch``,
+    settlement counters, refunds and log rows wait in memory for the next flush;
+    reservations stay immediate.
     """
 
-    def __init__(self, batch: Batch | None = None) -> None:
+    def __init__(self, db: Database, batch: Batch | None = None) -> None:
+        self.db = db
         self.batch = batch
 
-    async def write_log(self, **fields: object) -> None:
-        """A log row, now or with the next batch flush."""
+    async def write_log(self, **fields: Any) -> None:
+        """A consume log row (every column of ``_LOG_COLUMNS``), now or with the next batch flush."""
         if self.batch is not None:
             self.batch.add_log(fields)
         else:
-            await models.Log.create(**fields)
+            await self.db.execute(_INSERT_LOG, [fields[c] for c in _LOG_COLUMNS])
 
     async def reserve(self, ctx: RelayContext, amount: int) -> int:
         """Take ``amount`` from token and user, or raise 403; returns what was taken."""
@@ -135,26 +157,20 @@ class Ledger:
             return 0
         token = ctx.token
         if not token.unlimited_quota:
-            taken = await models.Token.filter(id=token.id, remain_quota__gte=amount).update(
-                remain_quota=F("remain_quota") - amount
-            )
-            if not taken:
+            if not await self.db.execute(_RESERVE_TOKEN, [amount, token.id, amount]):
                 raise RelayError(
                     403, f"token quota is not enough for this request (needs {amount})",
                     "insufficient_quota", "insufficient_token_quota",
                 )
         try:
-            taken = await models.User.filter(id=ctx.user.id, quota__gte=amount).update(
-                quota=F("quota") - amount
-            )
+            taken = await self.db.execute(_RESERVE_USER, [amount, ctx.user.id, amount])
         except Exception:
-            taken = 0
             if not token.unlimited_quota:
-                await models.Token.filter(id=token.id).update(remain_quota=F("remain_quota") + amount)
+                await self.db.execute(_REFUND_TOKEN, [amount, token.id])
             raise
         if not taken:
             if not token.unlimited_quota:
-                await models.Token.filter(id=token.id).update(remain_quota=F("remain_quota") + amount)
+                await self.db.execute(_REFUND_TOKEN, [amount, token.id])
             raise RelayError(
                 403, f"user quota is not enough for this request (needs {amount})",
                 "insufficient_quota", "insufficient_user_quota",
@@ -166,8 +182,8 @@ class Ledger:
         if amount <= 0:
             return
         if not ctx.token.unlimited_quota:
-            await models.Token.filter(id=ctx.token.id).update(remain_quota=F("remain_quota") + amount)
-        await models.User.filter(id=ctx.user.id).update(quota=F("quota") + amount)
+            await self.db.execute(_REFUND_TOKEN, [amount, ctx.token.id])
+        await self.db.execute(_REFUND_USER, [amount, ctx.user.id])
 
     async def _take_extra(self, ctx: RelayContext, wanted: int) -> int:
         """Take up to ``wanted`` more from token and user without going below zero."""
@@ -207,17 +223,9 @@ class Ledger:
             self.batch.add(ctx.token.id, not ctx.token.unlimited_quota, ctx.user.id, channel_id,
                            refund, charged, now)
             return charged
-        token_update: dict[str, object] = {"used_quota": F("used_quota") + charged, "accessed_time": now}
-        if refund and not ctx.token.unlimited_quota:
-            token_update["remain_quota"] = F("remain_quota") + refund
-        user_update: dict[str, object] = {
-            "used_quota": F("used_quota") + charged,
-            "request_count": F("request_count") + 1,
-        }
-        if refund:
-            user_update["quota"] = F("quota") + refund
-        await models.Token.filter(id=ctx.token.id).update(**token_update)
-        await models.User.filter(id=ctx.user.id).update(**user_update)
+        token_refund = 0 if ctx.token.unlimited_quota else refund
+        await self.db.execute(_SETTLE_TOKEN, [token_refund, charged, now, ctx.token.id])
+        await self.db.execute(_SETTLE_USER, [refund, charged, ctx.user.id])
         if ctx.channel is not None and charged:
-            await models.Channel.filter(id=ctx.channel.id).update(used_quota=F("used_quota") + charged)
+            await self.db.execute(_CHANNEL_USED, [charged, ctx.channel.id])
         return charged

@@ -32,7 +32,8 @@ def dsn_to_url(settings: Settings) -> str:
     if not dsn:
         path = os.path.abspath(settings.SQLITE_PATH)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return f"sqlite://{path}?journal_mode=WAL&busy_timeout={settings.SQLITE_BUSY_TIMEOUT}"
+        # WAL with synchronous=NORMAL: durable against crashes of the process, one fsync per checkpoint.
+        return f"sqlite://{path}?journal_mode=WAL&synchronous=NORMAL&busy_timeout={settings.SQLITE_BUSY_TIMEOUT}"
     pool = f"minsize=1&maxsize={min(settings.SQL_MAX_OPEN_CONNS, MAX_POOL)}"
     if dsn.startswith(("postgres://", "postgresql://")):
         rest = dsn.split("://", 1)[1]
@@ -59,6 +60,7 @@ class Database:
         self.url = dsn_to_url(settings)
         self.dialect = "sqlite"
         self.statements = 0
+        self._translated: dict[str, str] = {}
 
     @property
     def conn(self) -> BaseDBAsyncClient:
@@ -71,6 +73,7 @@ class Database:
             _enable_global_fallback=True,
         )
         self.dialect = self.conn.capabilities.dialect
+        self._translated.clear()
         if self.settings.ONEAPI_DB_STATS:
             self._count_statements()
 
@@ -90,7 +93,13 @@ class Database:
         await Tortoise.close_connections()
 
     def sql(self, text: str) -> str:
-        """Rewrite ``?`` placeholders and double-quoted names for this dialect."""
+        """Rewrite ``?`` placeholders and double-quoted names for this dialect (memoized)."""
+        cached = self._translated.get(text)
+        if cached is None:
+            cached = self._translated[text] = self._translate(text)
+        return cached
+
+    def _translate(self, text: str) -> str:
         if self.dialect == "postgres":
             count = 0
 

@@ -14,7 +14,6 @@ from .hookspecs import hookimpl
 from .options import (
     validate_bool,
     validate_int,
-    validate_json_object,
     validate_number,
     validate_ratio_map,
 )
@@ -88,7 +87,6 @@ def register_options() -> list[OptionSpec]:
     ]
     specs += [OptionSpec(k, v, validate_ratio_map) for k, v in _RATIO_OPTIONS.items()]
     specs.append(OptionSpec("GroupRatio", '{"default": 1, "vip": 1, "svip": 1}', validate_ratio_map))
-    specs.append(OptionSpec("ChannelConfigDefaults", "{}", validate_json_object))
     return specs
 
 

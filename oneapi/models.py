@@ -110,7 +110,7 @@ class Log(Model):
     username = fields.CharField(max_length=191, default="", db_index=True)
     token_name = fields.CharField(max_length=191, default="", db_index=True)
     model_name = fields.CharField(max_length=191, default="", db_index=True)
-    quota = fields.IntField(default=0)
+    quota = fields.BigIntField(default=0)
     prompt_tokens = fields.IntField(default=0)
     completion_tokens = fields.IntField(default=0)
     channel_id = fields.IntField(default=0, db_index=True)

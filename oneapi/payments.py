@@ -44,7 +44,6 @@ __all__ = [
     "credit_order",
     "money_text",
     "offered_methods",
-    "order_dict",
     "quote",
     "resolve_method",
 ]
@@ -155,8 +154,11 @@ def offered_methods(gw: Any) -> list[dict[str, Any]]:
         provider = _provider_of(gw, item["type"], str(item.get("provider") or ""))
         if not provider:
             continue
-        entry = {"type": item["type"], "name": str(item.get("name") or item["type"]),
-                 "provider": provider}
+        entry = {
+            "type": item["type"],
+            "name": str(item.get("name") or item["type"]),
+            "provider": provider,
+        }
         for key in ("color", "min_topup"):
             if item.get(key) not in (None, ""):
                 entry[key] = item[key]
@@ -185,7 +187,9 @@ def _min_topup(gw: Any, method_entry: dict[str, Any] | None) -> int:
     return minimum
 
 
-def quote(gw: Any, user: models.User, amount: int, method_entry: dict[str, Any] | None = None) -> Quote:
+def quote(
+    gw: Any, user: models.User, amount: int, method_entry: dict[str, Any] | None = None
+) -> Quote:
     """Price ``amount`` USD for ``user``; PaymentError with a clear reason if it cannot be paid."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise PaymentError("the amount must be a whole number of USD")
@@ -249,22 +253,26 @@ async def create_order(
         status="pending",
         create_time=_now(),
     )
+    name = provider.name
     try:
         action = await provider.create_payment(gw, order, callback_urls(gw, request_base))
     except PaymentError:
         raise
     except NotImplementedError:
-        raise PaymentError(f"payment provider {provider.name!r} cannot create payments", "config") from None
+        raise PaymentError(f"payment provider {name!r} cannot create payments", "config") from None
     except Exception as exc:
-        log.exception("payment provider %s failed to create a payment", provider.name)
-        raise PaymentError(f"the payment provider failed: {type(exc).__name__}", "provider") from exc
-    if not isinstance(action, dict) or not str(action.get("url", "")).startswith(("http://", "https://")):
-        raise PaymentError(f"payment provider {provider.name!r} returned no payment URL", "provider")
+        log.exception("payment provider %s failed to create a payment", name)
+        raise PaymentError(
+            f"the payment provider failed: {type(exc).__name__}", "provider"
+        ) from exc
+    url = str(action.get("url", "")) if isinstance(action, dict) else ""
+    if not url.startswith(("http://", "https://")):
+        raise PaymentError(f"payment provider {name!r} returned no payment URL", "provider")
     await order.save()
-    log.info("top-up order %s: user %s, $%s, %s via %s/%s", order.trade_no, user.id,
-             order.amount, money_text(order.money), provider.name, method)
-    action = {"url": str(action["url"]), "method": str(action.get("method") or "POST").upper(),
-              "fields": {str(k): str(v) for k, v in dict(action.get("fields") or {}).items()}}
+    log.info("top-up order %s: user %s, $%s, %s via %s/%s", order.trade_no, user.id, amount,
+             money_text(order.money), name, method)  # fmt: skip
+    fields = {str(k): str(v) for k, v in dict(action.get("fields") or {}).items()}
+    action = {"url": url, "method": str(action.get("method") or "POST").upper(), "fields": fields}
     return order, action
 
 
@@ -280,9 +288,53 @@ def _to_money(value: Any) -> Decimal | None:
 async def _system_log(user_id: int, content: str, quota: int = 0) -> None:
     user = await models.User.filter(id=user_id).only("username").first()
     await models.Log.create(
-        user_id=user_id, created_at=_now(), type=models.LOG_SYSTEM, content=content,
-        username=user.username if user else "", quota=max(min(quota, 2**31 - 1), 0),
+        user_id=user_id,
+        created_at=_now(),
+        type=models.LOG_SYSTEM,
+        content=content,
+        username=user.username if user else "",
+        quota=max(min(quota, 2**31 - 1), 0),
     )
+
+
+def _problem(order: models.TopUp, notice: PaymentNotice) -> str:
+    """Why a notice does not fit its order ("" when provider, merchant and money all match)."""
+    paid = _to_money(notice.money)
+    if order.payment_provider != notice.provider:
+        return f"provider {notice.provider!r} is not the order's {order.payment_provider!r}"
+    if notice.merchant_id != notice.expected_merchant_id:
+        return f"merchant id {notice.merchant_id!r} is not ours"
+    if paid is None or paid != _to_money(order.money):
+        return f"money {notice.money} does not match the order's {money_text(order.money)}"
+    return ""
+
+
+async def _mark_paid(gw: Any, order: models.TopUp, notice: PaymentNotice) -> int | None:
+    """Inside the transaction: pending → success, quota, top-up log; the quota added (None: a
+    concurrent credit won). The status condition keeps it exactly-once even where FOR UPDATE
+    is a no-op (SQLite)."""
+    quota = int(Decimal(order.amount) * _quota_per_unit(gw))
+    changes: dict[str, Any] = {"status": "success", "complete_time": _now()}
+    if notice.provider_trade_no:
+        changes["provider_trade_no"] = notice.provider_trade_no[:128]
+    if notice.payment_method and len(notice.payment_method) <= 32:
+        changes["payment_method"] = notice.payment_method
+    if not await models.TopUp.filter(id=order.id, status="pending").update(**changes):
+        return None
+    for key, value in changes.items():
+        setattr(order, key, value)
+    await models.User.filter(id=order.user_id).update(quota=F("quota") + quota)
+    user = await models.User.filter(id=order.user_id).only("username").first()
+    await models.Log.create(
+        user_id=order.user_id,
+        created_at=order.complete_time,
+        type=models.LOG_TOPUP,
+        username=user.username if user else "",
+        quota=min(quota, 2**31 - 1),
+        content=f"online top-up of ${order.amount} ({quota} quota), paid {money_text(order.money)} "
+        f"via {notice.provider}/{order.payment_method}, order {order.trade_no}",
+    )
+    return quota
 
 
 async def credit_order(gw: Any, notice: PaymentNotice) -> str:
@@ -292,9 +344,6 @@ async def credit_order(gw: Any, notice: PaymentNotice) -> str:
     """
     if not notice.paid:
         raise PaymentError("the notice does not report a successful payment", "status")
-    problem = ""
-    credited: models.TopUp | None = None
-    quota = 0
     async with in_transaction():
         order = await models.TopUp.filter(trade_no=notice.trade_no).select_for_update().first()
         if order is None:
@@ -303,43 +352,18 @@ async def credit_order(gw: Any, notice: PaymentNotice) -> str:
             return DUPLICATE
         if order.status != "pending":
             raise PaymentError(f"top-up order {order.trade_no} is {order.status}", "status")
-        paid = _to_money(notice.money)
-        if order.payment_provider != notice.provider:
-            problem = f"provider {notice.provider!r} is not the order's {order.payment_provider!r}"
-        elif notice.merchant_id != notice.expected_merchant_id:
-            problem = f"merchant id {notice.merchant_id!r} is not ours"
-        elif paid is None or paid != _to_money(order.money):
-            problem = f"money {notice.money} does not match the order's {money_text(order.money)}"
-        else:
-            quota = int(Decimal(order.amount) * _quota_per_unit(gw))
-            changes: dict[str, Any] = {"status": "success", "complete_time": _now()}
-            if notice.provider_trade_no:
-                changes["provider_trade_no"] = notice.provider_trade_no[:128]
-            if notice.payment_method and len(notice.payment_method) <= 32:
-                changes["payment_method"] = notice.payment_method
-            # The status condition keeps this exactly-once even where FOR UPDATE is a no-op.
-            if not await models.TopUp.filter(id=order.id, status="pending").update(**changes):
-                return DUPLICATE
-            await models.User.filter(id=order.user_id).update(quota=F("quota") + quota)
-            user = await models.User.filter(id=order.user_id).only("username").first()
-            await models.Log.create(
-                user_id=order.user_id, created_at=changes["complete_time"], type=models.LOG_TOPUP,
-                username=user.username if user else "", quota=min(quota, 2**31 - 1),
-                content=(f"online top-up of ${order.amount} ({quota} quota), paid "
-                         f"{money_text(order.money)} via {notice.provider}/"
-                         f"{changes.get('payment_method', order.payment_method)}, "
-                         f"order {order.trade_no}"),
-            )
-            for key, value in changes.items():
-                setattr(order, key, value)
-            credited = order
+        problem = _problem(order, notice)
+        quota = None if problem else await _mark_paid(gw, order, notice)
     if problem:
-        log.warning("top-up order %s NOT credited: %s", notice.trade_no, problem)
-        await _system_log(order.user_id, f"payment notice for order {order.trade_no} refused: {problem}")
-        raise PaymentError(f"order {notice.trade_no}: {problem}", "mismatch")
-    assert credited is not None
-    log.info("top-up order %s credited: user %s +%s quota", credited.trade_no, credited.user_id, quota)
-    await _after_commit(gw, credited, quota)
+        log.warning("top-up order %s NOT credited: %s", order.trade_no, problem)
+        await _system_log(
+            order.user_id, f"payment notice for order {order.trade_no} refused: {problem}"
+        )
+        raise PaymentError(f"order {order.trade_no}: {problem}", "mismatch")
+    if quota is None:
+        return DUPLICATE
+    log.info("top-up order %s credited: user %s +%s quota", order.trade_no, order.user_id, quota)
+    await _after_commit(gw, order, quota)
     return CREDITED
 
 
@@ -367,7 +391,9 @@ async def _invite_rebate(gw: Any, order: models.TopUp, quota: int) -> None:
     user = await models.User.filter(id=order.user_id).only("inviter_id", "username").first()
     if user is None or not user.inviter_id:
         return
-    rank = await models.TopUp.filter(user_id=order.user_id, status="success", id__lte=order.id).count()
+    rank = await models.TopUp.filter(
+        user_id=order.user_id, status="success", id__lte=order.id
+    ).count()
     if rank > times:
         return
     rebate = int(Decimal(quota) * min(percent, Decimal(100)) / 100)
@@ -375,22 +401,9 @@ async def _invite_rebate(gw: Any, order: models.TopUp, quota: int) -> None:
         return
     await models.User.filter(id=user.inviter_id).update(quota=F("quota") + rebate)
     gw.cache.invalidate_user(user.inviter_id)
-    await _system_log(user.inviter_id, f"invitation rebate: {rebate} quota for the top-up of invited "
-                      f"user {user.username} (order {order.trade_no})", rebate)
-
-
-def order_dict(row: models.TopUp) -> dict[str, Any]:
-    """An order as the API shows it."""
-    return {
-        "id": row.id,
-        "user_id": row.user_id,
-        "amount": row.amount,
-        "money": float(row.money),
-        "trade_no": row.trade_no,
-        "payment_method": row.payment_method,
-        "payment_provider": row.payment_provider,
-        "provider_trade_no": row.provider_trade_no,
-        "status": row.status,
-        "create_time": row.create_time,
-        "complete_time": row.complete_time,
-    }
+    await _system_log(
+        user.inviter_id,
+        f"invitation rebate: {rebate} quota for the top-up of invited "
+        f"user {user.username} (order {order.trade_no})",
+        rebate,
+    )

@@ -16,7 +16,7 @@ __all__ = ["PluginInfo", "get_plugin_manager"]
 log = logging.getLogger("oneapi.plugins")
 
 # The core's own hookimpls, registered like any plugin (trylast where they are fallbacks).
-DEFAULT_PLUGINS = ("oneapi.defaults",)
+DEFAULT_PLUGINS = ("oneapi.defaults", "oneapi.payment_defaults")
 
 
 @dataclass

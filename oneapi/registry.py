@@ -104,6 +104,10 @@ class PaymentProvider:
         """Return what the browser must do: ``{"url", "method", "fields"}``."""
         raise NotImplementedError("The 'create_payment' method must be implemented.")
 
+    def verify_callback(self, params: dict[str, str], gateway: Any) -> Any:
+        """Check a callback; return a ``oneapi.payments.PaymentNotice`` or raise ``PaymentError``."""
+        raise NotImplementedError("The 'verify_callback' method must be implemented.")
+
 
 @dataclass
 class Registry:

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     INITIAL_ROOT_TOKEN: str = ""
     INITIAL_ROOT_ACCESS_TOKEN: str = ""
 
+    # Where GitHub OAuth and Turnstile live (override for GitHub Enterprise, or fakes in tests).
+    GITHUB_OAUTH_URL: str = ""
+    GITHUB_API_URL: str = ""
+    TURNSTILE_VERIFY_URL: str = ""
+
     ONEAPI_DB_STATS: bool = False
     ONEAPI_WORKERS: int = Field(1, ge=1)
 

@@ -45,11 +45,11 @@ class GatewayProcess:
         self.log_path = self.dir / "gateway.log"
 
     def start(self, timeout: float = 30) -> GatewayProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oneapi", "--port", str(self.port), "--host", "127.0.0.1"],
-            env=self.env, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "oneapi", "--port", str(self.port), "--host", "127.0.0.1"],
+                env=self.env, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

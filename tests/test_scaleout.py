@@ -55,10 +55,13 @@ def wait_until(predicate, timeout: float) -> float:  # type: ignore[no-untyped-d
 async def _load(urls: list[str], key: str, count: int) -> list[int]:
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count)) as client:
         async def one(i: int) -> int:
-            r = await client.post(urls[i % len(urls)] + "/v1/chat/completions",
-                                  headers={"Authorization": f"Bearer sk-{key}"},
-                                  json={"model": "test-model", "max_tokens": 10,
-                                        "messages": [{"role": "user", "content": "hi"}]})
+            try:
+                r = await client.post(urls[i % len(urls)] + "/v1/chat/completions",
+                                      headers={"Authorization": f"Bearer sk-{key}"},
+                                      json={"model": "test-model", "max_tokens": 10,
+                                            "messages": [{"role": "user", "content": "hi"}]})
+            except httpx.TransportError:
+                return -1  # refused: the node was already shutting down
             return r.status_code
 
         return list(await asyncio.gather(*(one(i) for i in range(count))))

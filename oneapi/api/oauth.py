@@ -25,8 +25,8 @@ __all__ = ["blueprint"]
 
 async def _github_user(gw: Gateway, code: str) -> dict[str, Any]:
     """Exchange the code for a token, then read the GitHub user; ApiError on failure."""
-    oauth_base = (getattr(gw.settings, "GITHUB_OAUTH_URL", "") or "https://github.com").rstrip("/")
-    api_base = (getattr(gw.settings, "GITHUB_API_URL", "") or "https://api.github.com").rstrip("/")
+    oauth_base = (gw.settings.GITHUB_OAUTH_URL or "https://github.com").rstrip("/")
+    api_base = (gw.settings.GITHUB_API_URL or "https://api.github.com").rstrip("/")
     assert gw.http is not None
     try:
         answer = await gw.http.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
-from .. import __version__, models
+from .. import __version__, models, payments
 from ..app import Gateway
 from ..auth import check_password
 from ._common import gateway, ok, require_role
@@ -43,11 +43,8 @@ def blueprint() -> Blueprint:
                 "password_register_enabled": o.bool("PasswordRegisterEnabled"),
                 "root_password_unchanged": await root_password_unchanged(gw),
                 **({"db_statements": gw.db.statements} if gw.settings.ONEAPI_DB_STATS else {}),
-                "pay_methods": [
-                    {"name": method, "type": method, "provider": name}
-                    for name, provider in gw.registry.payment_providers.items()
-                    for method in provider.methods
-                ],
+                "pay_methods": payments.offered_methods(gw),
+                "min_topup": max(o.int("MinTopUp", 1), 1),
             }
         )
 

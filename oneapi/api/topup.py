@@ -6,6 +6,7 @@ Provider callbacks are routes of the payment plugins (e.g. ``/api/user/epay/noti
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -32,6 +33,7 @@ from ._common import (
 __all__ = ["blueprint"]
 
 ORDER_STATUSES = ("pending", "success", "failed", "expired")
+_WHOLE = re.compile(r"-?[0-9]{1,20}")
 
 
 def _whole_number(value: Any) -> Any:
@@ -40,7 +42,7 @@ def _whole_number(value: Any) -> Any:
         raise ValueError("must be a whole number of USD, not true/false")
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit() or len(text) > 20:
+        if not _WHOLE.fullmatch(text):
             raise ValueError("must be a whole number of USD")
         return int(text)
     if isinstance(value, float) and not value.is_integer():
@@ -59,6 +61,23 @@ class AmountBody(Body):
 class PayBody(Body):
     amount: Amount
     payment_method: str = Field(min_length=1, max_length=32)
+
+
+def order_dict(row: models.TopUp) -> dict[str, Any]:
+    """An order as the API shows it (money as a number, like One API's float column)."""
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "amount": row.amount,
+        "money": float(row.money),
+        "trade_no": row.trade_no,
+        "payment_method": row.payment_method,
+        "payment_provider": row.payment_provider,
+        "provider_trade_no": row.provider_trade_no,
+        "status": row.status,
+        "create_time": row.create_time,
+        "complete_time": row.complete_time,
+    }
 
 
 def _request_base() -> str:
@@ -148,7 +167,7 @@ def blueprint() -> Blueprint:
         )
         total = await query.count()
         rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([payments.order_dict(r) for r in rows], total=total)
+        return ok([order_dict(r) for r in rows], total=total)
 
     @bp.get("/topup/")
     @require_role(models.ROLE_ADMIN)
@@ -168,6 +187,6 @@ def blueprint() -> Blueprint:
             query = query.filter(user_id=user_id)
         total = await query.count()
         rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([payments.order_dict(r) for r in rows], total=total)
+        return ok([order_dict(r) for r in rows], total=total)
 
     return bp

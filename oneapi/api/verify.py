@@ -131,7 +131,7 @@ def turnstile(view: F) -> F:
             response = str_arg("turnstile", 4096)
             if not response:
                 raise ApiError("the Turnstile check is missing: complete the challenge first", 403)
-            url = getattr(gw.settings, "TURNSTILE_VERIFY_URL", "") or TURNSTILE_URL
+            url = gw.settings.TURNSTILE_VERIFY_URL or TURNSTILE_URL
             try:
                 assert gw.http is not None
                 answer = await gw.http.post(

@@ -9,7 +9,7 @@ import orjson
 
 from .context import RelayContext, Usage
 
-__all__ = ["iter_events", "relay_openai_stream", "usage_from_json"]
+__all__ = ["event_data", "iter_data", "iter_events", "relay_openai_stream", "usage_from_json"]
 
 DONE = b"[DONE]"
 
@@ -36,6 +36,14 @@ def event_data(event: bytes) -> bytes | None:
     """The concatenated ``data:`` payload of one event, or None when it has none."""
     parts = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(parts) if parts else None
+
+
+async def iter_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The ``data:`` payload of each SSE event in a byte stream."""
+    async for event in iter_events(chunks):
+        data = event_data(event)
+        if data is not None:
+            yield data
 
 
 def usage_from_json(usage: dict[str, Any] | None) -> Usage | None:

@@ -1,0 +1,151 @@
+"""The benchmark report: the budget of issue 5 checked, and one Markdown table of every case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Result = dict[str, Any]
+
+OTHER = ("other processes' CPU, % of a core", "other_load_pct", False)
+# (case, label, key, compare with direct?)
+METRICS: dict[str, list[tuple[str, str, bool]]] = {
+    "nonstream_c1": [("requests/s", "rps", True), ("p50 ms", "p50_ms", True), ("p99 ms", "p99_ms", True),
+                     ("CPU ms/request", "cpu_ms_per_req", False), ("DB statements/request", "db_statements_per_req", False),
+                     ("RSS MB", "rss_mb", False), ("errors", "errors", False), OTHER],
+    "nonstream_c50": [("requests/s", "rps", True), ("p50 ms", "p50_ms", True), ("p99 ms", "p99_ms", True),
+                      ("CPU ms/request", "cpu_ms_per_req", False), ("CPU util %", "cpu_util_pct", False),
+                      ("DB statements/request", "db_statements_per_req", False), ("RSS MB", "rss_mb", False),
+                      ("errors", "errors", False), OTHER],
+    "stream_c50": [("streams/s", "rps", True), ("p50 ms (whole stream)", "p50_ms", True),
+                   ("p99 ms (whole stream)", "p99_ms", True), ("TTFB p50 ms", "ttfb_p50_ms", True),
+                   ("TTFB p99 ms", "ttfb_p99_ms", True), ("chunks/stream", "chunks_per_stream", False),
+                   ("CPU ms/stream", "cpu_ms_per_req", False), ("CPU µs/chunk", "cpu_us_per_chunk", False),
+                   ("CPU util %", "cpu_util_pct", False), ("DB statements/request", "db_statements_per_req", False),
+                   ("RSS MB", "rss_mb", False), ("errors", "errors", False), OTHER],
+    "idle_streams": [("streams open", "opened", False), ("seconds to open all", "open_s", True),
+                     ("TTFB p50 ms", "ttfb_p50_ms", True), ("TTFB p99 ms", "ttfb_p99_ms", True),
+                     ("CPU ms/stream opened", "cpu_open_ms_per_stream", False),
+                     ("RSS before MB", "rss_before_mb", False), ("RSS with streams open MB", "rss_mb", False),
+                     ("KB/open stream", "kb_per_stream", False), ("RSS after close MB", "rss_after_mb", False),
+                     ("errors", "errors", False), OTHER],
+    "soak": [("seconds", "soak_s", False), ("requests/s", "rps", True), ("p50 ms", "p50_ms", True),
+             ("p99 ms", "p99_ms", True), ("CPU ms/request", "cpu_ms_per_req", False),
+             ("RSS baseline MB", "rss_baseline_mb", False), ("RSS final MB", "rss_final_mb", False),
+             ("RSS max MB", "rss_max_mb", False), ("RSS growth %", "rss_growth_pct", False),
+             ("errors", "errors", False), OTHER],
+    "workers": [("requests/s, 1 worker (pinned)", "rps", True), ("requests/s, 2 workers (all cores)", "rps_2w", False),
+                ("2 workers / 1 worker", "scaling_2w", False), ("p50 ms, 1 worker", "p50_ms", True),
+                ("p50 ms, 2 workers", "p50_ms_2w", False), ("CPU ms/request, 1 worker", "cpu_ms_per_req", False),
+                ("CPU ms/request, 2 workers", "cpu_ms_per_req_2w", False), ("errors", "errors", False), OTHER],
+}
+TITLES = {"nonstream_c1": "non-stream, c=1", "nonstream_c50": "non-stream, c=50", "stream_c50": "stream, c=50",
+          "idle_streams": "idle streams", "soak": "soak (50/50 stream mix, c=50)",
+          "workers": "non-stream, c=200"}
+PROCESS_ONLY = {"cpu_ms_per_req", "cpu_util_pct", "cpu_us_per_chunk", "db_statements_per_req", "rss_mb",
+                "rss_before_mb", "rss_after_mb", "kb_per_stream", "cpu_open_ms_per_stream", "rss_baseline_mb",
+                "rss_final_mb", "rss_max_mb", "rss_growth_pct", "cpu_ms_per_req_2w", "scaling_2w", "rps_2w",
+                "p50_ms_2w"}
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _get(cases: dict[str, dict[str, Result]], case: str, target: str, key: str) -> Any:
+    return cases.get(case, {}).get(target, {}).get(key)
+
+
+def budget(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's budget lines with the measured value and pass/fail (None when not measured)."""
+    cases = data["cases"]
+
+    def diff(case: str, key: str) -> float | None:
+        a, b = _get(cases, case, "oneapi", key), _get(cases, case, "direct", key)
+        return round(a - b, 3) if a is not None and b is not None else None
+
+    batching = bool(data.get("setup", {}).get("batch_update"))
+    lines = [
+        ("gateway CPU per non-stream request, c=50", "ms", 2.0, _get(cases, "nonstream_c50", "oneapi", "cpu_ms_per_req")),
+        ("gateway CPU per 20-chunk stream, c=50", "ms", 5.0, _get(cases, "stream_c50", "oneapi", "cpu_ms_per_req")),
+        ("added TTFB p50, stream c=50", "ms", 5.0, diff("stream_c50", "ttfb_p50_ms")),
+        ("added p50 latency, non-stream c=1", "ms", 3.0, diff("nonstream_c1", "p50_ms")),
+        ("idle RSS", "MB", 120.0, data.get("idle_rss_mb", {}).get("oneapi")),
+        (f"RSS with {data['plan']['idle_streams']} open streams", "MB",
+         350.0, _get(cases, "idle_streams", "oneapi", "rss_mb")),
+        ("RSS growth over the soak", "%", 5.0, _get(cases, "soak", "oneapi", "rss_growth_pct")),
+        (f"DB statements per relayed request, c=50 (batching {'on' if batching else 'off'})", "",
+         0.2 if batching else 2.0, _get(cases, "nonstream_c50", "oneapi", "db_statements_per_req")),
+        ("2 workers on 2 cores vs 1 worker, c=200", "×", 1.7, _get(cases, "workers", "oneapi", "scaling_2w")),
+    ]
+    out = []
+    for name, unit, limit, value in lines:
+        op = "≥" if unit == "×" else "<" if unit == "%" else "≤"
+        ok = None if value is None else (value >= limit if op == "≥" else value < limit if op == "<" else value <= limit)
+        out.append({"line": name, "unit": unit, "op": op, "limit": limit, "measured": value, "pass": ok,
+                    "over_by": None if value is None or ok else round(abs(value - limit), 3)})
+    return out
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The whole report as Markdown."""
+    m = data["machine"]
+    targets = [t for t in data["targets"] if t != "direct"]
+    out = [f"# oneapi benchmark — {data['generated']}", ""]
+    out.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['mem_mb']} MB RAM, Linux {m['kernel']}, "
+               f"{m['implementation']} {m['python']}.  ")
+    s = data["setup"]
+    out.append(f"Pinning: {s['pinning']}. Load: {s['loaders']}.  ")
+    if s.get("gateway_code"):
+        out.append(f"Gateway code: {s['gateway_code']}.  ")
+    if data.get("loadavg_start"):
+        out.append(f"Load average at start {' '.join(data['loadavg_start'])}, at end "
+                   f"{' '.join(data.get('loadavg_end', []))}.  ")
+    out.append(f"Fake upstream: JSON after {s['fake']['delay_ms']:g} ms; streams of {s['fake']['chunks']} chunks "
+               f"{s['fake']['interval_ms']:g} ms apart + usage chunk + [DONE].  ")
+    p = data["plan"]
+    out.append(f"Each throughput case: {p['warmup']:g} s warm-up, then {p['duration']:g} s measured; "
+               f"idle streams: {p['idle_streams']} held {p['idle_hold']:g} s; soak {p['soak_seconds']:g} s "
+               f"(direct soak {p['direct_soak_seconds']:g} s).")
+    out += ["", "## Budget (issue 5)", "", "| budget line | limit | measured | result |", "|---|---|---|---|"]
+    for b in data["budget"]:
+        miss = "short by" if b["op"] == "≥" else "over by"
+        verdict = ("not measured" if b["pass"] is None else
+                   "**pass**" if b["pass"] else f"**FAIL** ({miss} {_fmt(b['over_by'])})")
+        measured = "—" if b["measured"] is None else f"{_fmt(b['measured'])} {b['unit']}"
+        out.append(f"| {b['line']} | {b['op']} {b['limit']:g} {b['unit']} | {measured} | {verdict} |")
+    idle = data.get("idle_rss_mb", {})
+    out += ["", "Idle RSS after start-up and a few requests: "
+            + ", ".join(f"{t} {_fmt(v)} MB" for t, v in idle.items()) + "."]
+    head = ["case", "metric", "direct"]
+    for t in targets:
+        head += [t, f"{t} − direct", f"{t} / direct"]
+    out += ["", "## Results", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for case, metrics in METRICS.items():
+        if case not in data["cases"]:
+            continue
+        for i, (label, key, compare) in enumerate(metrics):
+            direct = None if key in PROCESS_ONLY else _get(data["cases"], case, "direct", key)
+            row = [TITLES[case] if i == 0 else "", label, _fmt(direct)]
+            for t in targets:
+                value = _get(data["cases"], case, t, key)
+                delta = ratio = None
+                if compare and value is not None and direct is not None:
+                    delta = round(value - direct, 3)
+                    ratio = f"{value / direct:.2f}×" if direct else None
+                row += [_fmt(value), _fmt(delta), ratio or "—"]
+            out.append("| " + " | ".join(row) + " |")
+    db = _get(data["cases"], "nonstream_c50", "oneapi", "db_by_kind_per_req")
+    if db:
+        out += ["", "DB statements per relayed non-stream request by kind (sqlite3 trace, c=50): "
+                + ", ".join(f"{k} {v:g}" for k, v in sorted(db.items())) + "."]
+    if data.get("notes"):
+        out += ["", "## Notes", ""] + [f"- {n}" for n in data["notes"]]
+    return "\n".join(out) + "\n"

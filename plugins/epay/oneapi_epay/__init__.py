@@ -1,0 +1,63 @@
+"""EPay (易支付) payments for oneapi: the provider, its options and its notify route.
+
+Options: ``PayAddress`` (the EPay site, e.g. ``https://pay.example.com``), ``EpayId``
+(merchant id, ``pid``) and ``EpayKey`` (merchant key; secret, never shown by the options API).
+Orders, prices and crediting belong to the core (``oneapi.payments``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+
+from oneapi import OptionSpec, PaymentProvider, hookimpl
+
+from ._provider import NOTIFY_PATH, TRADE_SUCCESS, EpayProvider
+from ._routes import blueprint
+from ._sign import sign, verify
+
+__all__ = [
+    "NOTIFY_PATH",
+    "TRADE_SUCCESS",
+    "EpayProvider",
+    "register_blueprints",
+    "register_options",
+    "register_payment_providers",
+    "sign",
+    "verify",
+]
+
+
+def _validate_address(value: str) -> str | None:
+    text = value.strip()
+    if text and (not text.startswith(("http://", "https://")) or any(c.isspace() for c in text)):
+        return "must be the http:// or https:// address of the EPay site"
+    return None
+
+
+def _validate_short(value: str) -> str | None:
+    return (
+        "must be at most 128 characters without spaces"
+        if len(value) > 128 or " " in value.strip()
+        else None
+    )
+
+
+@hookimpl
+def register_payment_providers() -> list[PaymentProvider]:
+    return [EpayProvider()]
+
+
+@hookimpl
+def register_options() -> list[OptionSpec]:
+    return [
+        OptionSpec("PayAddress", "", _validate_address),
+        OptionSpec("EpayId", "", _validate_short),
+        OptionSpec("EpayKey", "", _validate_short, secret=True),
+    ]
+
+
+@hookimpl
+def register_blueprints(app: Any) -> list[Blueprint]:
+    return [blueprint()]

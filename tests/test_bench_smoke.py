@@ -1,0 +1,49 @@
+"""The benchmark harness in quick mode: the gateway answers every case and the numbers exist.
+
+Not a speed test: it only keeps bench/ from rotting (seconds-long cases, no budget asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ("nonstream_c1", "nonstream_c50", "stream_c50", "idle_streams", "soak")
+
+
+@pytest.mark.timeout(120)
+def test_bench_quick(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--out-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    md = (tmp_path / "latest.md").read_text()
+    assert "## Budget (issue 5)" in md and "## Results" in md
+    assert data["targets"] == ["direct", "oneapi"]
+    assert data["machine"]["cores"] >= 1 and data["machine"]["python"]
+    assert data["idle_rss_mb"]["oneapi"] > 0
+    for case in CASES:
+        for target in ("direct", "oneapi"):
+            r = data["cases"][case][target]
+            assert r["errors"] == 0, (case, target, r)
+            assert r["requests"] > 0, (case, target, r)
+    gw = data["cases"]
+    for case in ("nonstream_c1", "nonstream_c50", "stream_c50"):
+        assert gw[case]["oneapi"]["p50_ms"] > 0
+        assert gw[case]["oneapi"]["cpu_ms_per_req"] > 0
+        assert gw[case]["oneapi"]["rss_mb"] > 0
+    assert gw["nonstream_c50"]["oneapi"]["db_statements_per_req"] > 0
+    stream = gw["stream_c50"]["oneapi"]
+    assert stream["ttfb_p50_ms"] > 0 and stream["cpu_us_per_chunk"] > 0 and stream["chunks_per_stream"] >= 20
+    assert gw["idle_streams"]["oneapi"]["opened"] == data["plan"]["idle_streams"]
+    assert gw["idle_streams"]["oneapi"]["rss_mb"] > 0
+    assert "rss_growth_pct" in gw["soak"]["oneapi"]
+    lines = {b["line"]: b for b in data["budget"]}
+    assert all(b["measured"] is not None for name, b in lines.items() if "workers" not in name)
