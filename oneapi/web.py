@@ -1,4 +1,7 @@
-"""The bundled web UI: built files under oneapi/static, SPA fallback to index.html."""
+"""The bundled web UI: built files under oneapi/static, SPA fallback to index.html.
+
+GLOBAL_WEB_RATE_LIMIT counts page loads (the HTML document), not the hashed assets a page pulls in.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 from quart import Blueprint, Response, redirect, request, send_from_directory
 from quart.typing import ResponseReturnValue
 
+from .api.ratelimit import GLOBAL_WINDOW, limiter
 from .app import gateway
 
 __all__ = ["web_blueprint"]
@@ -33,6 +37,12 @@ def web_blueprint() -> Blueprint:
             if path.startswith("assets/"):
                 response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
             return response
+        limit = settings.GLOBAL_WEB_RATE_LIMIT
+        if limit and not limiter(gateway()).allow("GW" + (request.remote_addr or ""), limit, GLOBAL_WINDOW):
+            return Response(
+                f"Too many page loads: at most {limit} per 3 minutes from one address.", 429,
+                content_type="text/plain; charset=utf-8",
+            )
         index = os.path.join(STATIC_DIR, "index.html")
         if not os.path.isfile(index):
             return Response(

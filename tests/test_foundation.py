@@ -90,3 +90,20 @@ def test_make_run_serves_status_and_stops_on_sigterm(tmp_path) -> None:
         out, _ = proc.communicate(timeout=40)
     assert b"Tortoise-ORM shutdown" in out  # after_serving ran: a graceful stop
     assert (ROOT / "logs" / "oneapi.log").exists()
+
+
+def test_web_pages_spa_fallback_and_rate_limit(tmp_path) -> None:
+    from tests.conftest import gateway_env
+    from tests.gateway import GatewayProcess
+
+    gw = GatewayProcess(gateway_env(GLOBAL_WEB_RATE_LIMIT="3"), name="web").start()
+    try:
+        pages = [httpx.get(f"{gw.base_url}/some/deep/link{i}") for i in range(4)]
+        assert [p.status_code for p in pages] == [200, 200, 200, 429]
+        assert "text/html" in pages[0].headers["content-type"]
+        api_404 = httpx.get(f"{gw.base_url}/api/definitely-not-a-route")
+        assert api_404.status_code == 404 and api_404.json()["success"] is False
+        v1_404 = httpx.get(f"{gw.base_url}/v1/definitely-not-a-route")
+        assert v1_404.status_code == 404 and "error" in v1_404.json()
+    finally:
+        gw.stop()
