@@ -166,6 +166,7 @@ class Midjourney(Model):
     id = fields.IntField(primary_key=True)
     code = fields.IntField(default=0)
     user_id = fields.IntField(db_index=True)
+    token_id = fields.IntField(default=0)
     action = fields.CharField(max_length=40, default="", db_index=True)
     mj_id = fields.CharField(max_length=191, default="", db_index=True)
     task_id = fields.CharField(max_length=64, null=True, unique=True)

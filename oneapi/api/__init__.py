@@ -28,11 +28,35 @@ from . import (
     users,
     verify,
 )
-from ._common import ApiError
+from ._common import (
+    MAX_ID,
+    ApiError,
+    current_user,
+    fail,
+    int_arg,
+    ok,
+    page_params,
+    parse_body,
+    require_role,
+    str_arg,
+)
 from .ratelimit import check_global
 from .status import blueprint as status_blueprint
 
-__all__ = ["api_blueprint"]
+# Public for plugins that add /api routes of their own.
+__all__ = [
+    "MAX_ID",
+    "ApiError",
+    "api_blueprint",
+    "current_user",
+    "fail",
+    "int_arg",
+    "ok",
+    "page_params",
+    "parse_body",
+    "require_role",
+    "str_arg",
+]
 
 log = logging.getLogger("oneapi.api")
 

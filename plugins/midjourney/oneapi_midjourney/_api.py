@@ -8,7 +8,7 @@ from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from oneapi.api._common import (
+from oneapi.api import (
     MAX_ID,
     ApiError,
     current_user,

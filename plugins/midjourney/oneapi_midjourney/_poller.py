@@ -5,6 +5,7 @@ upstream stopped returning and tasks whose channel is gone."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
@@ -27,6 +28,7 @@ log = logging.getLogger("oneapi.midjourney")
 #: How often the job wakes up to see whether a poll is due.
 _TICK = 0.5
 _LAST = "midjourney:last_poll"
+_CHANNELS_AT_ONCE = 8
 
 
 async def refresh_tasks(gw: Any, channel_id: int, rows: list[Midjourney]) -> tuple[Counter[str], set[int]]:
@@ -77,8 +79,13 @@ async def poll_once(gw: Any) -> Counter[str]:
         else:
             by_channel[row.channel_id].append(row)
     finished: set[int] = set()
-    for channel_id, channel_rows in by_channel.items():
-        result, done = await refresh_tasks(gw, channel_id, channel_rows)
+    limit = asyncio.Semaphore(_CHANNELS_AT_ONCE)
+
+    async def refresh(channel_id: int, channel_rows: list[Midjourney]) -> tuple[Counter[str], set[int]]:
+        async with limit:  # one slow channel does not hold up the others
+            return await refresh_tasks(gw, channel_id, channel_rows)
+
+    for result, done in await asyncio.gather(*(refresh(c, r) for c, r in by_channel.items())):
         outcome.update(result)
         finished |= done
     timeout = task_timeout_ms(gw)

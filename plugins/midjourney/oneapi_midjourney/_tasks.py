@@ -37,10 +37,6 @@ log = logging.getLogger("oneapi.midjourney")
 SUCCESS, FAILURE, CANCEL = "SUCCESS", "FAILURE", "CANCEL"
 FINAL = (SUCCESS, FAILURE, CANCEL)
 DONE = "100%"
-#: Until the core's ``midjourneys`` table has a ``token_id`` column, the charged token's id
-#: rides along in ``properties`` under this private key (never shown to clients).
-_TOKEN_KEY = "_token_id"
-HAS_TOKEN_COLUMN = "token_id" in Midjourney._meta.fields_map
 _PUBLIC_PROPERTIES = ("finalPrompt", "finalZhPrompt")
 
 
@@ -106,19 +102,12 @@ def _json_list(text: str | None) -> list[Any]:
 
 def token_id_of(row: Midjourney) -> int:
     """The id of the token the task was charged to (0 if unknown)."""
-    if HAS_TOKEN_COLUMN and (column := int(getattr(row, "token_id", 0) or 0)):
-        return column
-    stored = _json_dict(row.properties).get(_TOKEN_KEY)  # written before the column existed
-    return int(stored) if isinstance(stored, int) else 0
+    return int(row.token_id or 0)
 
 
 def with_token_id(fields: dict[str, Any], token_id: int) -> dict[str, Any]:
     """Row fields for a new task that record the charged token."""
-    if HAS_TOKEN_COLUMN:
-        return {**fields, "token_id": token_id}
-    props = _json_dict(fields.get("properties"))
-    props[_TOKEN_KEY] = token_id
-    return {**fields, "properties": orjson.dumps(props).decode()}
+    return {**fields, "token_id": token_id}
 
 
 def public_properties(row: Midjourney) -> dict[str, Any]:
@@ -131,11 +120,8 @@ def buttons_of(row: Midjourney) -> list[Any]:
 
 
 def _properties_json(row: Midjourney, upstream: Any) -> str:
-    """Upstream's client-facing properties, plus our private token id."""
+    """Upstream's client-facing properties."""
     props = {k: upstream[k] for k in _PUBLIC_PROPERTIES if isinstance(upstream, dict) and k in upstream}
-    private = _json_dict(row.properties).get(_TOKEN_KEY)
-    if private is not None:
-        props[_TOKEN_KEY] = private
     return orjson.dumps(props).decode()
 
 
