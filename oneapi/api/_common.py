@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from quart import g, jsonify, request, session
 from quart.typing import ResponseReturnValue
+from tortoise.queryset import QuerySet
 
 from .. import models
 from ..app import gateway
@@ -31,6 +32,8 @@ __all__ = [
     "login_session",
     "now",
     "ok",
+    "page_of",
+    "page_of",
     "page_params",
     "parse_body",
     "path_id",
@@ -148,6 +151,14 @@ def path_id(value: int, what: str = "record") -> int:
     if value < 1 or value > MAX_ID:
         raise ApiError(f"{what} {value} not found", 404)
     return value
+
+
+async def page_of(query: QuerySet[Any], serialize: Callable[[Any], Any], *order: str) -> ResponseReturnValue:
+    """One page of ``query`` (``p``/``page_size``) as ``ok(items, total=N)``."""
+    offset, limit = page_params()
+    total = await query.count()
+    rows = await query.order_by(*order).offset(offset).limit(limit)
+    return ok([serialize(row) for row in rows], total=total)
 
 
 async def parse_body(model: type[T]) -> T:

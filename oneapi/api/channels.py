@@ -26,7 +26,7 @@ from ._common import (
     int_arg,
     now,
     ok,
-    page_params,
+    page_of,
     parse_body,
     path_id,
     require_role,
@@ -195,21 +195,17 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc("List channels (keys masked)", query={"type": "type id", "status": "status"})
     async def list_channels() -> ResponseReturnValue:
-        offset, limit = page_params()
         query = models.Channel.all()
         if (type_id := int_arg("type", None, 0, 10_000)) is not None:
             query = query.filter(type=type_id)
         if (status := int_arg("status", None, 0, 3)) is not None:
             query = query.filter(status=status)
-        total = await query.count()
-        rows = await query.order_by("-priority", "-id").offset(offset).limit(limit)
-        return ok([channel_dict(c) for c in rows], total=total)
+        return await page_of(query, channel_dict, "-priority", "-id")
 
     @bp.get("/channel/search")
     @require_role(models.ROLE_ADMIN)
     @doc("Search channels by id, name, exact key or group", query={"keyword": "text"})
     async def search_channels() -> ResponseReturnValue:
-        offset, limit = page_params()
         keyword = str_arg("keyword", 65535)
         query = models.Channel.all()
         if keyword:
@@ -217,9 +213,7 @@ def blueprint() -> Blueprint:
             if keyword.isdigit() and int(keyword) <= 2**31 - 1:
                 match |= Q(id=int(keyword))
             query = query.filter(match)
-        total = await query.count()
-        rows = await query.order_by("-priority", "-id").offset(offset).limit(limit)
-        return ok([channel_dict(c) for c in rows], total=total)
+        return await page_of(query, channel_dict, "-priority", "-id")
 
     @bp.get("/channel/<int:channel_id>")
     @require_role(models.ROLE_ADMIN)

@@ -22,7 +22,7 @@ from ._common import (
     gateway,
     int_arg,
     ok,
-    page_params,
+    page_of,
     require_role,
     str_arg,
 )
@@ -99,10 +99,7 @@ def _keyword(query: QuerySet[models.Log], admin: bool) -> QuerySet[models.Log]:
 
 
 async def _page(query: QuerySet[models.Log], admin: bool) -> ResponseReturnValue:
-    offset, limit = page_params()
-    total = await query.count()
-    rows = await query.order_by("-id").offset(offset).limit(limit)
-    return ok([log_dict(r, admin) for r in rows], total=total)
+    return await page_of(query, lambda row: log_dict(row, admin), "-id")
 
 
 async def _stat(query: QuerySet[models.Log]) -> ResponseReturnValue:

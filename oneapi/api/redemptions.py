@@ -22,7 +22,7 @@ from ._common import (
     gateway,
     now,
     ok,
-    page_params,
+    page_of,
     parse_body,
     path_id,
     require_role,
@@ -101,16 +101,12 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc("List redemption codes")
     async def list_codes() -> ResponseReturnValue:
-        offset, limit = page_params()
-        total = await models.Redemption.all().count()
-        rows = await models.Redemption.all().order_by("-id").offset(offset).limit(limit)
-        return ok([redemption_dict(r) for r in rows], total=total)
+        return await page_of(models.Redemption.all(), redemption_dict, "-id")
 
     @bp.get("/redemption/search")
     @require_role(models.ROLE_ADMIN)
     @doc("Search redemption codes by id, name or key", query={"keyword": "text"})
     async def search_codes() -> ResponseReturnValue:
-        offset, limit = page_params()
         keyword = str_arg("keyword")
         query = models.Redemption.all()
         if keyword:
@@ -120,9 +116,7 @@ def blueprint() -> Blueprint:
             if keyword.isdigit() and int(keyword) <= 2**31 - 1:
                 match |= Q(id=int(keyword))
             query = query.filter(match)
-        total = await query.count()
-        rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([redemption_dict(r) for r in rows], total=total)
+        return await page_of(query, redemption_dict, "-id")
 
     @bp.get("/redemption/<int:redemption_id>")
     @require_role(models.ROLE_ADMIN)

@@ -23,7 +23,7 @@ from ._common import (
     gateway,
     now,
     ok,
-    page_params,
+    page_of,
     parse_body,
     path_id,
     require_role,
@@ -128,19 +128,15 @@ def blueprint() -> Blueprint:
     @doc("Own tokens (?order=remain_quota|used_quota)", query={"order": "sort key"})
     async def list_tokens() -> ResponseReturnValue:
         user = await current_user()
-        offset, limit = page_params()
         order = _ORDERS.get(str_arg("order", 32), "-id")
         query = models.Token.filter(user_id=user.id)
-        total = await query.count()
-        rows = await query.order_by(order, "-id").offset(offset).limit(limit)
-        return ok([token_dict(t) for t in rows], total=total)
+        return await page_of(query, token_dict, order, "-id")
 
     @bp.get("/token/search")
     @require_role(models.ROLE_USER)
     @doc("Search own tokens by name or key", query={"keyword": "text"})
     async def search_tokens() -> ResponseReturnValue:
         user = await current_user()
-        offset, limit = page_params()
         keyword = str_arg("keyword")
         query = models.Token.filter(user_id=user.id)
         if keyword:
@@ -148,9 +144,7 @@ def blueprint() -> Blueprint:
             if len(keyword.removeprefix("sk-")) <= 48:
                 match |= Q(key=keyword.removeprefix("sk-"))
             query = query.filter(match)
-        total = await query.count()
-        rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([token_dict(t) for t in rows], total=total)
+        return await page_of(query, token_dict, "-id")
 
     @bp.get("/token/<int:token_id>")
     @require_role(models.ROLE_USER)

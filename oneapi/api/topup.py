@@ -24,7 +24,7 @@ from ._common import (
     gateway,
     int_arg,
     ok,
-    page_params,
+    page_of,
     parse_body,
     require_role,
     str_arg,
@@ -161,13 +161,10 @@ def blueprint() -> Blueprint:
     )
     async def own_orders() -> ResponseReturnValue:
         user = await current_user()
-        offset, limit = page_params()
         query = models.TopUp.filter(
             _order_query(str_arg("keyword", 64), str_arg("status", 16)), user_id=user.id
         )
-        total = await query.count()
-        rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([order_dict(r) for r in rows], total=total)
+        return await page_of(query, order_dict, "-id")
 
     @bp.get("/topup/")
     @require_role(models.ROLE_ADMIN)
@@ -180,13 +177,10 @@ def blueprint() -> Blueprint:
         },
     )
     async def all_orders() -> ResponseReturnValue:
-        offset, limit = page_params()
         query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)))
         user_id = int_arg("user_id", None, 1, MAX_ID)
         if user_id is not None:
             query = query.filter(user_id=user_id)
-        total = await query.count()
-        rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([order_dict(r) for r in rows], total=total)
+        return await page_of(query, order_dict, "-id")
 
     return bp

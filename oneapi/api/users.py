@@ -21,7 +21,7 @@ from ._common import (
     gateway,
     ok,
     outranks,
-    page_params,
+    page_of,
     parse_body,
     path_id,
     require_role,
@@ -83,12 +83,9 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc("List users (?order=quota|used_quota|request_count)", query={"order": "sort key"})
     async def list_users() -> ResponseReturnValue:
-        offset, limit = page_params()
         order = _ORDERS.get(str_arg("order", 32), "-id")
         query = models.User.filter(_listed())
-        total = await query.count()
-        rows = await query.order_by(order, "-id").offset(offset).limit(limit)
-        return ok([user_dict(u) for u in rows], total=total)
+        return await page_of(query, user_dict, order, "-id")
 
     @bp.get("/user/search")
     @require_role(models.ROLE_ADMIN)
@@ -97,7 +94,6 @@ def blueprint() -> Blueprint:
         query={"keyword": "text", "group": "group"},
     )
     async def search_users() -> ResponseReturnValue:
-        offset, limit = page_params()
         keyword = str_arg("keyword")
         group = str_arg("group", 32)
         query = models.User.filter(_listed())
@@ -112,9 +108,7 @@ def blueprint() -> Blueprint:
             query = query.filter(match)
         if group:
             query = query.filter(group=group)
-        total = await query.count()
-        rows = await query.order_by("-id").offset(offset).limit(limit)
-        return ok([user_dict(u) for u in rows], total=total)
+        return await page_of(query, user_dict, "-id")
 
     @bp.get("/user/<int:user_id>")
     @require_role(models.ROLE_ADMIN)
