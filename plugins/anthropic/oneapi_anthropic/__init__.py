@@ -1,13 +1,24 @@
-"""Anthropic Claude (channel type 14): OpenAI chat converted to and from the Messages API."""
+"""Anthropic Claude (channel type 14): OpenAI chat converted to and from the Messages API.
+
+Also the Claude format inbound: ``POST /v1/messages`` for Anthropic clients, relayed natively
+to Anthropic channels and converted to OpenAI chat (and back) for every other channel type.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
 
 from oneapi import ChannelType, ConfigField, ModelPrices, hookimpl
 
 from ._adaptor import ANTHROPIC_VERSION, AnthropicAdaptor
+from ._inbound import AnthropicInbound
 from ._models import COMPLETION_RATIOS, MODEL_RATIOS, MODELS
+from ._routes import messages_blueprint
 
-__all__ = ["AnthropicAdaptor", "register_channel_types", "register_model_prices"]
+__all__ = ["AnthropicAdaptor", "AnthropicInbound", "register_blueprints", "register_channel_types",
+           "register_model_prices"]
 
 CONFIG_FIELDS = (
     ConfigField("anthropic_version", "anthropic-version", "API 版本 (anthropic-version)",
@@ -29,3 +40,8 @@ def register_channel_types() -> list[ChannelType]:
 @hookimpl
 def register_model_prices() -> ModelPrices:
     return ModelPrices(model_ratios=dict(MODEL_RATIOS), completion_ratios=dict(COMPLETION_RATIOS))
+
+
+@hookimpl
+def register_blueprints(app: Any) -> list[Blueprint]:
+    return [messages_blueprint()]

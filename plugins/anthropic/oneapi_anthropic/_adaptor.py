@@ -10,8 +10,9 @@ import orjson
 
 from oneapi import Adaptor, RelayContext, RelayError, RelayResult, error_from_upstream
 
-from ._convert import to_anthropic, to_openai
+from ._convert import to_anthropic, to_openai, usage_of
 from ._models import default_max_tokens
+from ._native import block_texts, native_betas, native_body, native_stream
 from ._stream import convert_stream
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicAdaptor"]
@@ -31,7 +32,18 @@ class AnthropicAdaptor(Adaptor):
     Headers: ``x-api-key`` (the channel key), ``anthropic-version`` (config
     ``anthropic_version``, default 2023-06-01) and, when configured, ``anthropic-beta``.
     ``max_tokens`` is the client's, else config ``max_tokens``, else a per-model default.
+
+    Claude-format clients (``/v1/messages``, inbound ``anthropic``) are relayed natively: their
+    payload goes upstream as it is and the answer comes back unchanged (``_native``); their
+    ``anthropic-version`` wins over the channel's, their ``anthropic-beta`` adds to it.
     """
+
+    native_inbound = frozenset({"anthropic"})
+
+    def _native(self, ctx: RelayContext) -> Any:
+        """The client's inbound format object when this request is relayed natively."""
+        inbound = ctx.extra.get("inbound")
+        return inbound if inbound is not None and inbound.name in self.native_inbound else None
 
     def request_url(self, ctx: RelayContext) -> str:
         assert ctx.channel is not None
@@ -40,18 +52,19 @@ class AnthropicAdaptor(Adaptor):
 
     def request_headers(self, ctx: RelayContext) -> dict[str, str]:
         assert ctx.channel is not None
-        headers = {
-            "x-api-key": ctx.channel.key,
-            "anthropic-version": str(_config(ctx, "anthropic_version") or ANTHROPIC_VERSION),
-            "Content-Type": "application/json",
-        }
-        if beta := _config(ctx, "anthropic_beta"):
-            headers["anthropic-beta"] = str(beta)
+        inbound = self._native(ctx)
+        version = getattr(inbound, "version", None) or _config(ctx, "anthropic_version") or ANTHROPIC_VERSION
+        headers = {"x-api-key": ctx.channel.key, "anthropic-version": str(version),
+                   "Content-Type": "application/json"}
+        if beta := native_betas(_config(ctx, "anthropic_beta"), getattr(inbound, "beta", None)):
+            headers["anthropic-beta"] = beta
         if ctx.is_stream:
             headers["Accept"] = "text/event-stream"
         return headers
 
     def request_body(self, ctx: RelayContext) -> bytes:
+        if self._native(ctx):
+            return native_body(ctx)
         configured = _config(ctx, "max_tokens")
         try:
             max_tokens = int(configured) if configured is not None else 0
@@ -79,14 +92,22 @@ class AnthropicAdaptor(Adaptor):
             snippet = body[:80].decode("utf-8", "replace").strip()
             raise RelayError(502, f"channel {channel} returned a body that is not JSON: {snippet!r}",
                              "upstream_error", "bad_response_body", retryable=True)
+        if self._native(ctx):  # the client speaks Anthropic: its body as it is
+            ctx.completion_text.extend(block_texts(data.get("content")))
+            return RelayResult(response.status_code, body, "application/json", usage_of(data.get("usage") or {}))
         answer, usage = to_openai(data, ctx.model)
         return RelayResult(response.status_code, orjson.dumps(answer), "application/json", usage, answer)
 
     def stream_response(self, ctx: RelayContext, response: httpx.Response) -> AsyncIterator[bytes]:
+        if self._native(ctx):
+            return native_stream(ctx, response.aiter_bytes())
         return convert_stream(ctx, response.aiter_bytes())
 
     async def read_error(self, ctx: RelayContext, response: httpx.Response) -> RelayError:
-        return self._error(ctx, response.status_code, await response.aread())
+        err = self._error(ctx, response.status_code, await response.aread())
+        if response.status_code == 529 and self._native(ctx):
+            err.status = 529  # Claude clients know 529 (overloaded_error) and retry it
+        return err
 
     @staticmethod
     def _error(ctx: RelayContext, status: int, body: bytes) -> RelayError:

@@ -14,11 +14,13 @@ channel gets the OpenAI chat request built here, and its answer is converted bac
   (``base64``) become ``file`` parts, ``text``/``content`` documents text parts.
 - ``max_tokens``, ``stop_sequences`` → ``stop``, ``temperature``, ``top_p``,
   ``metadata.user_id`` → ``user``, ``tools`` (client tools) → functions, ``tool_choice`` and
-  ``disable_parallel_tool_use`` → ``parallel_tool_calls``, ``stream``.
+  ``disable_parallel_tool_use`` → ``parallel_tool_calls``, ``output_config.format`` (JSON
+  schema structured output) → ``response_format``, ``stream``.
 
 Valid Anthropic requests are never refused here, since Anthropic channels relay them as
-they are: what an OpenAI-format upstream cannot express (``top_k``, ``thinking``, server
-tools, ``file`` sources, ``cache_control``, citations) is left out of the converted request.
+they are: what an OpenAI-format upstream cannot express (``top_k``, ``thinking``,
+``output_config.effort``, server tools, ``file`` sources, ``cache_control``, citations) is left
+out of the converted request.
 Malformed requests (missing ``model``/``max_tokens``/``messages``, wrong shapes) are 400s.
 """
 
@@ -34,6 +36,7 @@ from oneapi import Inbound, RelayContext, RelayError, RelayResult
 from ._inbound_stream import convert_result, convert_stream, error_type
 
 __all__ = ["AnthropicInbound", "to_openai_request"]
+
 
 def _bad(message: str) -> RelayError:
     return RelayError(400, message, "invalid_request_error", "invalid_request")
@@ -60,9 +63,8 @@ def _text(where: str, block: dict[str, Any]) -> str:
 
 def _system(system: Any) -> str:
     """The text of ``system``: a string or text blocks (joined by blank lines)."""
-    blocks = _blocks_of("system", system)
-    return "\n\n".join(_text(f"system.{j}", b) for j, b in enumerate(blocks)
-                       if b["type"] == "text" and _text(f"system.{j}", b))
+    texts = [_text(f"system.{j}", b) for j, b in enumerate(_blocks_of("system", system)) if b["type"] == "text"]
+    return "\n\n".join(text for text in texts if text)
 
 
 def _image(where: str, block: dict[str, Any]) -> dict[str, Any] | None:
@@ -259,6 +261,13 @@ def to_openai_request(payload: dict[str, Any]) -> dict[str, Any]:
     if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
         out["user"] = metadata["user_id"]
     _tools(payload, out)
+    output = payload.get("output_config") if isinstance(payload.get("output_config"), dict) else {}
+    output_format = output.get("format") or payload.get("output_format")  # GA, and the older beta
+    if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
+        if not isinstance(output_format.get("schema"), dict):
+            raise _bad("output_config.format.schema: Field required")
+        out["response_format"] = {"type": "json_schema",
+                                  "json_schema": {"name": "output", "schema": output_format["schema"]}}
     if payload.get("stream") is True:
         out["stream"] = True
     return out
