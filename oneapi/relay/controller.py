@@ -139,7 +139,7 @@ async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound 
         if reserved and ctx is not None:
             await gw.ledger.refund(ctx, reserved)
         return error_response(RelayError(500, "the gateway failed to handle this request; it was not "
-                                         "charged", "one_api_error", "internal_error"), request_id)
+                                         "charged", "one_api_error", "internal_error"), request_id, inbound)
 
 
 async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Response:

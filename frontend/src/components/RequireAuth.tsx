@@ -11,6 +11,7 @@ export default function RequireAuth({ minRole = 1, children }: { minRole?: numbe
   const { t } = useTranslation();
   if (!user) {
     if (!userChecked) return <Spin style={{ display: 'block', margin: '80px auto' }} />;
+    if (window.location.pathname !== location.pathname) return null; // leaving already (sign-out → /login): no ?redirect= to this page
     const redirect = encodeURIComponent(location.pathname + location.search);
     return <Navigate to={`/login?redirect=${redirect}`} replace />;
   }
