@@ -1,7 +1,7 @@
 """Online top-up (/api/user/amount, /api/user/pay, /api/user/topup/...) and the admin order list.
 
 The money logic lives in ``oneapi.payments``; these views only parse, authorize and answer.
-Provider callbacks are routes of the payment plugins (e.g. ``/api/user/epay/notify``).
+Provider callbacks are routes of the payment plugins themselves.
 """
 
 from __future__ import annotations

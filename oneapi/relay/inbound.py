@@ -1,4 +1,4 @@
-"""Client wire formats other than OpenAI's (e.g. Anthropic's /v1/messages), converted at the edge.
+"""Client wire formats other than OpenAI's (another vendor's chat API), converted at the edge.
 
 A plugin subclasses ``Inbound`` and serves its route with ``relay("chat", inbound=...)``:
 the core then relays an OpenAI chat request to any channel and converts the answer back.
