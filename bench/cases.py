@@ -119,6 +119,8 @@ def measured(target: Target, db: Callable[[], dict[str, Any] | None] | None,
     if db0 is not None and db1 is not None:
         delta = {k: v - db0["by_kind"].get(k, 0) for k, v in db1["by_kind"].items()}
         result["db_statements_per_req"] = round((db1["total"] - db0["total"]) / n, 2)
+        if db0.get("roundtrips") is not None and db1.get("roundtrips") is not None:
+            result["db_roundtrips_per_req"] = round((db1["roundtrips"] - db0["roundtrips"]) / n, 3)
         result["db_by_kind_per_req"] = {k: round(v / n, 2) for k, v in delta.items() if v}
         before = db0.get("by_sql") or {}
         shapes = {k: v - before.get(k, 0) for k, v in (db1.get("by_sql") or {}).items()}

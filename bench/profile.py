@@ -52,7 +52,9 @@ def _package(name: str) -> str:
 
 
 def _ours(name: str) -> bool:
-    return name.startswith(("oneapi/", "plugins/")) and not name.startswith(("oneapi/cli.py", "oneapi/__main__"))
+    """Gateway code: the core and the plugins (``oneapi_*`` packages), not the CLI wrapper."""
+    return name.startswith(("oneapi/", "oneapi_", "plugins/")) and not name.startswith(
+        ("oneapi/cli.py", "oneapi/__main__"))
 
 
 def hot_spots(raw: str, top: int = 15) -> dict[str, Any]:
@@ -60,9 +62,11 @@ def hot_spots(raw: str, top: int = 15) -> dict[str, Any]:
 
     ``self``: innermost frame; ``by_package``: innermost frame's package; ``gateway``:
     gateway functions, inclusive; ``callsites``: the deepest gateway frame and the library
-    function it called, inclusive (stacks with no gateway frame count as server/framework).
+    function it called, inclusive (stacks with no gateway frame count as server/framework);
+    ``inclusive``: every function.
     """
     own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
     pkg: Counter[str] = Counter()
     gateway: Counter[str] = Counter()
     calls: Counter[str] = Counter()
@@ -78,8 +82,10 @@ def hot_spots(raw: str, top: int = 15) -> dict[str, Any]:
         total += n
         own[frames[-1]] += n
         pkg[_package(frames[-1])] += n
-        for name in {f for f in frames if _ours(f)}:
-            gateway[name] += n
+        for name in set(frames):
+            incl[name] += n
+            if _ours(name):
+                gateway[name] += n
         mine = [i for i, f in enumerate(frames) if _ours(f)]
         if not mine:
             calls["(no gateway frame: server, framework, event loop)"] += n
@@ -93,7 +99,8 @@ def hot_spots(raw: str, top: int = 15) -> dict[str, Any]:
                 for f, c in counter.most_common(k)]
 
     return {"samples": total, "self": table(own, top), "by_package": table(pkg, top),
-            "gateway": table(gateway, top * 2), "callsites": table(calls, top * 2)}
+            "gateway": table(gateway, top * 2), "callsites": table(calls, top * 2),
+            "inclusive": table(incl, top * 4)}
 
 
 def _load_proc(plan: C.Plan, target: Target, seconds: float, workdir: Path) -> Proc:
@@ -130,15 +137,26 @@ def profile_gateway(plan: C.Plan, target: Target, out_dir: Path, seconds: float,
         finally:
             load.stop()
         (out_dir / "profile-load.log").unlink(missing_ok=True)
+    result = write_markdown(out_dir, f"{seconds:g} s at c=50 non-stream")
+    result["files"] = ["profile.txt", "profile.svg", "profile.md"]
+    return result
+
+
+def write_markdown(out_dir: Path, what: str) -> dict[str, Any]:
+    """Summarise ``profile.txt`` in ``out_dir`` into ``profile.md``; returns the tables."""
     result = hot_spots((out_dir / "profile.txt").read_text())
-    result["files"] = ["profile.txt", "profile.svg"]
-    lines = [f"# Gateway profile (py-spy --gil, {seconds:g} s at c=50 non-stream, {result['samples']} samples)", "",
+    lines = [f"# Gateway profile (py-spy --gil, {what}, {result['samples']} samples)", "",
              "Samples are taken only while a thread holds the GIL, so they are Python CPU time.", ""]
     for title, key in (("Innermost frame by package", "by_package"), ("Gateway functions (inclusive)", "gateway"),
                        ("Deepest gateway frame → what it called (inclusive)", "callsites"),
-                       ("Innermost frame (self)", "self")):
+                       ("Innermost frame (self)", "self"), ("Every function (inclusive)", "inclusive")):
         lines += [f"## {title}", "", "| % samples | function |", "|---|---|"]
         lines += [f"| {r['pct']} | `{r['function']}` |" for r in result[key]]
         lines.append("")
     (out_dir / "profile.md").write_text("\n".join(lines))
     return result
+
+
+if __name__ == "__main__":  # python -m bench.profile [folder]: rebuild profile.md from profile.txt
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else BENCH / "results"
+    write_markdown(folder, sys.argv[2] if len(sys.argv) > 2 else "c=50 non-stream")

@@ -44,6 +44,7 @@ class Gateway:
     pricing: Pricing
     ledger: Ledger
     tokenizer: Tokenizer
+    estimator: Tokenizer
     session_secret: str
     start_time: int = field(default_factory=lambda: int(time.time()))
     http: httpx.AsyncClient | None = None
@@ -98,6 +99,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         pricing=Pricing(registry, options),
         ledger=Ledger(db, Batch() if settings.BATCH_UPDATE_ENABLED else None),
         tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
+        # Reservations need an estimate, not tiktoken: the encodings (~40 MB) load only
+        # when an upstream reports no usage.
+        estimator=Tokenizer(approximate=True),
         session_secret=secret,
     )
     app = Quart(__name__, static_folder=None)
@@ -138,7 +142,6 @@ def create_app(settings: Settings | None = None) -> Quart:
             await gw.db.ensure_root()
         await options.load()
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")
-        await asyncio.to_thread(gw.tokenizer.preload)
         await gw.cache.reload_all()
         options.on_change = gw.cache.options_changed
         gw.cache.on_options_changed = options.load

@@ -121,7 +121,8 @@ async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound 
             ctx.extra.pop("raw_json_body", None)
         await _call_hooks(gw.pm.hook.transform_request(ctx=ctx, payload=ctx.payload))
         price = gw.pricing.price(ctx.model, user.group)
-        ctx.prompt_tokens = await modes.count_prompt(gw, ctx)
+        modes.check_input(ctx)
+        ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
         plan = modes.plan(gw, ctx, price)
         ctx.extra["quota_for"] = plan.quota_for
         reserved = await gw.ledger.reserve(ctx, plan.reserve)
@@ -313,7 +314,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayRe
         if not ctx.delivered:
             await gw.ledger.refund(ctx, reserved)
             return
-        usage = modes.final_usage(gw, ctx, result)
+        usage = await modes.final_usage(gw, ctx, result)
         quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage)
         quota = int(quota or 0)
         charged = await gw.ledger.settle(ctx, reserved, quota)

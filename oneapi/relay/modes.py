@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..adaptor import RelayResult
     from ..app import Gateway
     from ..billing import Price
+    from ..tokenizer import ImageFetcher, Tokenizer
 
 __all__ = ["MODES", "Mode", "Plan"]
 
@@ -61,25 +62,30 @@ def _completion_budget(gw: Gateway, payload: dict[str, Any]) -> int:
     return gw.options.int("PreConsumedQuota", 500)
 
 
-async def count_prompt(gw: Gateway, ctx: RelayContext) -> int:
-    """Prompt tokens counted locally (used to reserve, and when the upstream gives no usage)."""
+def check_input(ctx: RelayContext) -> None:
+    """The fields a mode cannot go without; RelayError 400 naming the missing one."""
     payload = ctx.payload or {}
-    tok = gw.tokenizer
     if ctx.mode == "chat":
         messages = payload.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RelayError(400, "messages must be a non-empty array", "invalid_request_error",
                              "invalid_messages", "messages")
-        count = await tok.count_messages_async(ctx.model, messages, gw.fetch_image)
+    elif ctx.mode in ("embeddings", "moderations") and "input" not in payload:
+        raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
+
+
+async def count_prompt(tok: Tokenizer, ctx: RelayContext, fetch_image: ImageFetcher | None = None) -> int:
+    """Prompt tokens of the request by ``tok``: the estimating tokenizer reserves quota on the
+    hot path; the exact one counts only when the upstream reported no usage."""
+    payload = ctx.payload or {}
+    if ctx.mode == "chat":
+        count = await tok.count_messages_async(ctx.model, payload["messages"], fetch_image)
         if payload.get("tools"):
             count += tok.count_tools(ctx.model, payload["tools"])
         return count
     if ctx.mode == "completions":
-        prompt = payload.get("prompt", "")
-        return tok.count_input(ctx.model, prompt)
+        return tok.count_input(ctx.model, payload.get("prompt", ""))
     if ctx.mode in ("embeddings", "moderations"):
-        if "input" not in payload:
-            raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
         return tok.count_input(ctx.model, payload["input"])
     return 0
 
@@ -130,18 +136,20 @@ def _texts_of(result: Any) -> list[str]:
     return texts
 
 
-def final_usage(gw: Gateway, ctx: RelayContext, result: RelayResult | None) -> Usage:
-    """The request's usage: the upstream's when it gave one, else counted locally."""
+async def final_usage(gw: Gateway, ctx: RelayContext, result: RelayResult | None) -> Usage:
+    """The request's usage: the upstream's when it gave one, else counted with tiktoken."""
+    tok = gw.tokenizer
     if ctx.mode in ("transcriptions", "translations") and result is not None:
         text = transcript_text(result.body, result.content_type)
-        return Usage(0, gw.tokenizer.count_text(ctx.model, text))
+        return Usage(0, await tok.count_text_async(ctx.model, text))
     if ctx.usage is not None and (ctx.usage.prompt_tokens or ctx.usage.completion_tokens):
         return ctx.usage
+    prompt = await count_prompt(tok, ctx, gw.fetch_image)
     if ctx.mode in ("embeddings", "moderations"):
-        return Usage(ctx.prompt_tokens, 0)
+        return Usage(prompt, 0)
     texts = _texts_of(result.json) if result is not None and result.json else ctx.completion_text
-    completion = gw.tokenizer.count_text(ctx.model, "".join(texts)) if texts else 0
-    return Usage(ctx.prompt_tokens, completion)
+    completion = await tok.count_text_async(ctx.model, "".join(texts)) if texts else 0
+    return Usage(prompt, completion)
 
 
 def transcript_text(body: bytes, content_type: str) -> str:

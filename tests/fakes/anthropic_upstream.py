@@ -32,16 +32,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import itertools
 import json
-import threading
-from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tests.fakes.openai_upstream import RecordedRequest
+from tests.fakes._server import REC, UpstreamFake
 
 INPUT_TOKENS = 10
 TOOL_INPUT = {"x": 1}
@@ -64,9 +61,6 @@ _KNOBS: dict[str, Any] = {
 }
 
 
-_REC = web.RequestKey("rec", RecordedRequest)
-
-
 def error_body(status: int, message: str | None = None, type_: str | None = None) -> dict[str, Any]:
     """Anthropic's error envelope."""
     default_type, default_message = _ERRORS.get(status, ("api_error", "Upstream error."))
@@ -78,7 +72,7 @@ class BadRequest(Exception):
     """A 400 invalid_request_error with Anthropic's message."""
 
 
-class FakeAnthropic:
+class FakeAnthropic(UpstreamFake):
     """A fake Anthropic API. Knobs are plain attributes (set them between requests); keyword
     arguments of the constructor set their starting values, which ``reset()`` restores.
     ``fail(status, body=None, times=None)`` answers the next ``times`` requests (None: all)
@@ -91,115 +85,27 @@ class FakeAnthropic:
     usage: dict[str, int] | None  # merged over the answer's usage
     cache_read: int  # cache_read_input_tokens
     cache_creation: int  # cache_creation_input_tokens
-    fail_status: int | None
-    fail_body: dict[str, Any] | str | bytes | None
-    fail_times: int | None
     hang_after_events: int | None  # close the connection after this many stream events
     error_after_events: int | None  # send an overloaded_error event after this many events
     malformed: bool  # answer 200 with a body that is not JSON
+    _knobs = _KNOBS
 
-    def __init__(self, port: int = 0, **knobs: Any) -> None:
-        if unknown := set(knobs) - set(_KNOBS):
-            raise TypeError(f"unknown knobs: {sorted(unknown)}")
-        self._defaults = {**_KNOBS, **knobs}
-        self._lock = threading.Lock()
-        self._records: list[RecordedRequest] = []
-        self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = port
-        self.reset()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._records.clear()
-            for name, value in self._defaults.items():
-                setattr(self, name, value)
-
-    def fail(self, status: int, body: dict[str, Any] | str | bytes | None = None,
-             times: int | None = None) -> None:
-        self.fail_status, self.fail_body, self.fail_times = status, body, times
-
-    # ----- lifecycle -------------------------------------------------------------------
-    def start(self) -> FakeAnthropic:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="FakeAnthropic", daemon=True)
-            self._thread.start()
-            self._call(self._serve())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        app.router.add_post("/v1/messages", self._messages)
-        app.router.add_get("/v1/models", self._models)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/v1/messages", self._messages)
+        router.add_get("/v1/models", self._models)
+        router.add_route("*", "/{tail:.*}", self._not_found)
 
     # ----- every request ---------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        body = await request.read()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        rec = RecordedRequest(request.method, request.path, dict(request.query),
-                              {k.lower(): v for k, v in request.headers.items()}, body, parsed)
-        request[_REC] = rec
-        with self._lock:
-            self._records.append(rec)
+        await self._record(request)
         key = request.headers.get("x-api-key")
         if not key or (self.expected_key is not None and key != self.expected_key):
             return web.json_response(error_body(401), status=401)
         if not request.headers.get("anthropic-version"):
             return web.json_response(error_body(400, "anthropic-version: header is required"), status=400)
-        status, fail_body = self.fail_status, self.fail_body
-        if status is not None and (self.fail_times is None or self.fail_times > 0):
-            with self._lock:
-                if self.fail_times is not None:
-                    self.fail_times -= 1
-            if fail_body is None or isinstance(fail_body, dict):
-                return web.json_response(fail_body or error_body(status), status=status)
-            raw = fail_body.encode() if isinstance(fail_body, str) else fail_body
-            return web.Response(body=raw, status=status, content_type="text/html")
+        if (failure := self._failure(error_body)) is not None:
+            return failure
         return await handler(request)
 
     # ----- validation --------------------------------------------------------------------
@@ -321,7 +227,7 @@ class FakeAnthropic:
                 "cache_read_input_tokens": self.cache_read, "output_tokens": output, **(self.usage or {})}
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = request[_REC].json
+        body = request[REC].json
         try:
             self._validate(body)
         except BadRequest as exc:

@@ -22,18 +22,14 @@ call of the first tool with ``TOOL_ARGUMENTS``. A tool result last: ``"The tool 
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
-import threading
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tests.fakes.openai_upstream import RecordedRequest, UploadedFile
+from tests.fakes._server import REC, UpstreamFake
 
 PROMPT_TOKENS = 10
 EMBEDDING_DIM = 8
@@ -62,16 +58,13 @@ _KNOBS: dict[str, Any] = {
 }
 
 
-_REC = web.RequestKey("rec", RecordedRequest)
-
-
 def error_body(http: int, code: str | None = None, message: str | None = None, **extra: Any) -> dict[str, Any]:
     """Azure's error envelope (``code``/``message``, OpenAI fields where Azure has them)."""
     default_code, default_message = _ERRORS.get(http, (str(http), "Upstream error."))
     return {"error": {"code": code or default_code, "message": message or default_message, **extra}}
 
 
-class FakeAzure:
+class FakeAzure(UpstreamFake):
     """A fake Azure OpenAI resource. Knobs are plain attributes (set them between requests);
     keyword arguments of the constructor set their starting values, which ``reset()``
     restores. ``fail(status, body=None, times=None)`` answers the next ``times`` requests
@@ -82,108 +75,20 @@ class FakeAzure:
     expected_key: str | None  # the only api-key accepted (None: any)
     deployments: list[str] | None  # deployments that exist (None: any name)
     content_filter: str | None  # None, "prompt" (400 error) or "completion" (filtered finish)
-    fail_status: int | None
-    fail_body: dict[str, Any] | str | bytes | None
-    fail_times: int | None
+    _knobs = _KNOBS
 
-    def __init__(self, port: int = 0, **knobs: Any) -> None:
-        if unknown := set(knobs) - set(_KNOBS):
-            raise TypeError(f"unknown knobs: {sorted(unknown)}")
-        self._defaults = {**_KNOBS, **knobs}
-        self._lock = threading.Lock()
-        self._records: list[RecordedRequest] = []
-        self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = port
-        self.reset()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._records.clear()
-            for name, value in self._defaults.items():
-                setattr(self, name, value)
-
-    def fail(self, status: int, body: dict[str, Any] | str | bytes | None = None,
-             times: int | None = None) -> None:
-        self.fail_status, self.fail_body, self.fail_times = status, body, times
-
-    # ----- lifecycle -------------------------------------------------------------------
-    def start(self) -> FakeAzure:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="FakeAzure", daemon=True)
-            self._thread.start()
-            self._call(self._serve())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def __enter__(self) -> FakeAzure:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
+    def _routes(self, router: web.UrlDispatcher) -> None:
         for task, handler in (("chat/completions", self._chat), ("completions", self._completions),
                               ("embeddings", self._embeddings), ("images/generations", self._images),
                               ("audio/speech", self._speech), ("audio/transcriptions", self._transcribe)):
-            app.router.add_post(f"/openai/deployments/{{deployment}}/{task}", handler)
-        app.router.add_post("/openai/v1/chat/completions", self._chat)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            router.add_post(f"/openai/deployments/{{deployment}}/{task}", handler)
+        router.add_post("/openai/v1/chat/completions", self._chat)
+        router.add_route("*", "/{tail:.*}", self._not_found)
 
     # ----- every request ---------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        multipart = request.content_type.startswith("multipart/")
-        body = b"" if multipart else await request.read()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        rec = RecordedRequest(request.method, request.path, dict(request.query),
-                              {k.lower(): v for k, v in request.headers.items()}, body, parsed)
-        if multipart:
-            for field, value in (await request.post()).items():
-                if isinstance(value, web.FileField):
-                    rec.files[field] = UploadedFile(value.filename, value.content_type, value.file.read())
-                else:
-                    rec.form[field] = value if isinstance(value, str) else bytes(value).decode()
-        request[_REC] = rec
-        with self._lock:
-            self._records.append(rec)
+        rec = await self._record(request)
         key = request.headers.get("api-key")
         if not key or (self.expected_key is not None and key != self.expected_key):
             return web.json_response(error_body(401), status=401)
@@ -196,16 +101,9 @@ class FakeAzure:
                 404, "DeploymentNotFound", "The API deployment for this resource does not exist. If you "
                 "created the deployment within the last 5 minutes, please wait a moment and try again."),
                 status=404)
-        status, fail_body = self.fail_status, self.fail_body
-        if status is not None and (self.fail_times is None or self.fail_times > 0):
-            with self._lock:
-                if self.fail_times is not None:
-                    self.fail_times -= 1
-            if fail_body is None or isinstance(fail_body, dict):
-                return web.json_response(fail_body or error_body(status), status=status)
-            raw = fail_body.encode() if isinstance(fail_body, str) else fail_body
-            return web.Response(body=raw, status=status, content_type="text/html")
-        if not isinstance(parsed, dict) and not multipart:
+        if (failure := self._failure(error_body)) is not None:
+            return failure
+        if not isinstance(rec.json, dict) and not request.content_type.startswith("multipart/"):
             return web.json_response(error_body(400, "BadRequest", "Invalid JSON body."), status=400)
         if self.content_filter == "prompt":
             return web.json_response(error_body(
@@ -217,10 +115,10 @@ class FakeAzure:
 
     # ----- endpoints -------------------------------------------------------------------
     def _model(self, request: web.Request) -> str:
-        return str(request[_REC].json.get("model") or request.match_info.get("deployment") or "")
+        return str(request[REC].json.get("model") or request.match_info.get("deployment") or "")
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        body = request[_REC].json
+        body = request[REC].json
         if not isinstance(body.get("messages"), list) or not body["messages"]:
             return web.json_response(error_body(400, "BadRequest", "'messages' is a required property"), status=400)
         version = request.query.get("api-version", "v1")
@@ -290,7 +188,7 @@ class FakeAzure:
                       "total_tokens": PROMPT_TOKENS + len(pieces)}})
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
-        inputs = request[_REC].json.get("input")
+        inputs = request[REC].json.get("input")
         count = len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1
         data = [{"object": "embedding", "index": i, "embedding": [i + (j + 1) / 8 for j in range(EMBEDDING_DIM)]}
                 for i in range(count)]
@@ -298,18 +196,18 @@ class FakeAzure:
                                   "usage": {"prompt_tokens": 3 * count, "total_tokens": 3 * count}})
 
     async def _images(self, request: web.Request) -> web.StreamResponse:
-        body = request[_REC].json
+        body = request[REC].json
         data = [{"url": f"{self.base_url}/img/{k}.png", "revised_prompt": body.get("prompt"),
                  "content_filter_results": FILTER_RESULTS, "prompt_filter_results": FILTER_RESULTS}
                 for k in range(1, int(body.get("n") or 1) + 1)]
         return web.json_response({"created": int(time.time()), "data": data})
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(body=SPEECH_FRAME * len(str(request[_REC].json.get("input") or "")),
+        return web.Response(body=SPEECH_FRAME * len(str(request[REC].json.get("input") or "")),
                             content_type="audio/mpeg")
 
     async def _transcribe(self, request: web.Request) -> web.StreamResponse:
-        if "file" not in request[_REC].files:
+        if "file" not in request[REC].files:
             return web.json_response(error_body(400, "BadRequest", "'file' is a required property"), status=400)
         return web.json_response({"text": TRANSCRIPT})
 

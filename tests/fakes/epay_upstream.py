@@ -30,13 +30,14 @@ import argparse
 import asyncio
 import hashlib
 import itertools
-import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes._server import ThreadedFake, serve_until_interrupted
 
 __all__ = ["FakeEpay", "NotifyAttempt", "epay_sign"]
 
@@ -74,32 +75,25 @@ class NotifyAttempt:
     reply: str
 
 
-class FakeEpay:
+class FakeEpay(ThreadedFake):
     """A fake EPay site: a merchant (``pid``, ``key``) and the orders submitted to it."""
 
+    _knobs = _KNOBS
+
     def __init__(self, pid: str = "1001", key: str = "epay-test-key", port: int = 0) -> None:
-        self.pid, self.key, self.port = pid, key, port
+        self.pid, self.key = pid, key
         self.orders: dict[str, dict[str, str]] = {}
         self.attempts: list[NotifyAttempt] = []
         self.submits_refused: list[str] = []
         self._trade_ids = itertools.count(20240001)
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
-        self.reset()
+        super().__init__(port)
 
     # --- knobs and records ---
 
-    def reset(self) -> None:
-        for name, value in _KNOBS.items():
-            setattr(self, name, dict(value) if isinstance(value, dict) else value)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _fresh(self, name: str, value: Any) -> Any:
+        return dict(value) if isinstance(value, dict) else value
 
     def replies(self, out_trade_no: str) -> list[str]:
         with self._lock:
@@ -108,9 +102,7 @@ class FakeEpay:
     def wait_reply(self, out_trade_no: str, timeout: float = 10.0) -> str:
         """The reply that ended the provider's attempts for an order (``success``, or the
         last ``fail`` once every retry is spent)."""
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(self._settled(out_trade_no), self._loop)
-        return future.result(timeout=timeout)
+        return self._call(self._settled(out_trade_no), timeout=timeout)
 
     # --- what tests do by hand ---
 
@@ -151,8 +143,7 @@ class FakeEpay:
             calls = [self._deliver(notify_url, dict(params), method) for _ in range(count)]
             return [reply for _, reply in await asyncio.gather(*calls)]
 
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(burst(), self._loop).result(timeout=60)
+        return self._call(burst(), timeout=60)
 
     # --- the site ---
 
@@ -230,53 +221,22 @@ class FakeEpay:
 
     # --- lifecycle ---
 
-    def start(self) -> FakeEpay:
-        if self._loop is not None:
-            return self
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="FakeEpay", daemon=True)
-        self._thread.start()
-        self._call(self._serve())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def __enter__(self) -> FakeEpay:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/submit.php", self._submit)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
+        return app
+
+    async def _on_start(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30),
             connector=aiohttp.TCPConnector(limit=100),
         )
 
-    async def _shutdown(self) -> None:
+    async def _on_stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
         if self._session is not None:
             await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 def main() -> None:
@@ -288,12 +248,8 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeEpay(args.pid, args.key, args.port)
     fake.notify_method = args.notify_method
-    fake.start()
-    print(f"fake EPay on {fake.base_url}/submit.php (pid {fake.pid}); Ctrl-C stops it")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    serve_until_interrupted(
+        fake, lambda fake: f"fake EPay on {fake.base_url}/submit.php (pid {fake.pid}); Ctrl-C stops it")
 
 
 if __name__ == "__main__":

@@ -27,22 +27,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import itertools
 import json
-import threading
-from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tests.fakes.openai_upstream import RecordedRequest
+from tests.fakes._server import PNG_1X1, REC, UpstreamFake
 
 PROMPT_TOKENS = 10
 EMBEDDING_DIM = 8
 TOOL_ARGS = {"x": 1}
-PNG_1X1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
-                           "hwGA60e6kgAAAABJRU5ErkJggg==")
 CATEGORIES = {"HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",
               "HARM_CATEGORY_DANGEROUS_CONTENT", "HARM_CATEGORY_CIVIC_INTEGRITY"}
 THRESHOLDS = {"BLOCK_NONE", "OFF", "BLOCK_ONLY_HIGH", "BLOCK_MEDIUM_AND_ABOVE", "BLOCK_LOW_AND_ABOVE",
@@ -65,9 +60,6 @@ _KNOBS: dict[str, Any] = {
     "thoughts": 0, "signature": None, "block_prompt": None, "fail_status": None, "fail_body": None,
     "fail_times": None, "hang_after_chunks": None, "malformed": False,
 }
-
-
-_REC = web.RequestKey("rec", RecordedRequest)
 
 
 def error_body(status: int, message: str | None = None, reason: str | None = None) -> dict[str, Any]:
@@ -99,7 +91,7 @@ def _check_schema(schema: Any, where: str) -> None:
         _check_schema(schema["items"], f"{where}.items")
 
 
-class FakeGemini:
+class FakeGemini(UpstreamFake):
     """A fake Gemini API. Knobs are plain attributes (set them between requests); keyword
     arguments of the constructor set their starting values, which ``reset()`` restores.
     ``fail(status, body=None, times=None)`` answers the next ``times`` requests (None: all)
@@ -114,102 +106,21 @@ class FakeGemini:
     thoughts: int  # thoughtsTokenCount
     signature: str | None  # thoughtSignature put on function calls, then required back
     block_prompt: str | None  # a blockReason (e.g. "SAFETY"): answer promptFeedback only
-    fail_status: int | None
-    fail_body: dict[str, Any] | str | bytes | None
-    fail_times: int | None
     hang_after_chunks: int | None  # close the connection after this many stream chunks
     malformed: bool  # answer 200 with a body that is not JSON
+    _knobs = _KNOBS
 
-    def __init__(self, port: int = 0, **knobs: Any) -> None:
-        if unknown := set(knobs) - set(_KNOBS):
-            raise TypeError(f"unknown knobs: {sorted(unknown)}")
-        self._defaults = {**_KNOBS, **knobs}
-        self._lock = threading.Lock()
-        self._records: list[RecordedRequest] = []
-        self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = port
-        self.reset()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._records.clear()
-            for name, value in self._defaults.items():
-                setattr(self, name, value)
-
-    def fail(self, status: int, body: dict[str, Any] | str | bytes | None = None,
-             times: int | None = None) -> None:
-        self.fail_status, self.fail_body, self.fail_times = status, body, times
-
-    # ----- lifecycle -------------------------------------------------------------------
-    def start(self) -> FakeGemini:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="FakeGemini", daemon=True)
-            self._thread.start()
-            self._call(self._serve())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def __enter__(self) -> FakeGemini:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        app.router.add_get("/img/{name}", self._image)
-        app.router.add_post("/{version}/models/{call}", self._models_call)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/img/{name}", self._image)
+        router.add_post("/{version}/models/{call}", self._models_call)
+        router.add_route("*", "/{tail:.*}", self._not_found)
 
     # ----- every request ---------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/img/"):
             return await handler(request)
-        body = await request.read()
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        rec = RecordedRequest(request.method, request.path, dict(request.query),
-                              {k.lower(): v for k, v in request.headers.items()}, body, parsed)
-        request[_REC] = rec
-        with self._lock:
-            self._records.append(rec)
+        await self._record(request)
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         if not key:
             return web.json_response(error_body(403, "Method doesn't allow unregistered callers (callers "
@@ -219,15 +130,8 @@ class FakeGemini:
         if self.expected_key is not None and key != self.expected_key:
             return web.json_response(error_body(400, "API key not valid. Please pass a valid API key.",
                                                 "API_KEY_INVALID"), status=400)
-        status, fail_body = self.fail_status, self.fail_body
-        if status is not None and (self.fail_times is None or self.fail_times > 0):
-            with self._lock:
-                if self.fail_times is not None:
-                    self.fail_times -= 1
-            if fail_body is None or isinstance(fail_body, dict):
-                return web.json_response(fail_body or error_body(status), status=status)
-            raw = fail_body.encode() if isinstance(fail_body, str) else fail_body
-            return web.Response(body=raw, status=status, content_type="text/html")
+        if (failure := self._failure(error_body)) is not None:
+            return failure
         try:
             return await handler(request)
         except BadRequest as exc:
@@ -328,7 +232,7 @@ class FakeGemini:
         model, _, action = request.match_info["call"].partition(":")
         if request.match_info["version"] not in ("v1", "v1beta", "v1alpha"):
             return await self._not_found(request)
-        body = request[_REC].json
+        body = request[REC].json
         if action == "batchEmbedContents":
             return self._embed(model, body)
         if action not in ("generateContent", "streamGenerateContent"):

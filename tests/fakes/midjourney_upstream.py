@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import itertools
-import json
 import threading
 import time
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,14 +38,15 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-PNG_1X1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
-                           "hwGA60e6kgAAAABJRU5ErkJggg==")
+from tests.fakes._server import PNG_1X1, RecordedRequest, ThreadedFake, read_request
+
 FIRST_ID = 1712345678000001
 DESCRIBE_TEXT = "1️⃣ a cat on a chair --ar 1:1\n\n2️⃣ a small cat --ar 1:1"
 SEED = "2371883942"
 _JSON = web.RequestKey("json", dict)
 _KNOBS: dict[str, Any] = {"latency": 0.0, "list_status": None, "image_body": PNG_1X1,
-                          "image_type": "image/png"}
+                          "image_type": "image/png", "secret": "mj-secret"}
+Recorded = RecordedRequest  # what ``FakeMidjourney.requests`` holds
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,6 @@ class Reply:
     description: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     status: int = 200
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    json: Any = None
 
 
 @dataclass
@@ -145,36 +135,25 @@ def _action_of(custom_id: str) -> str:
     return "ACTION"
 
 
-class FakeMidjourney:
+class FakeMidjourney(ThreadedFake):
     """A fake Midjourney-Proxy on 127.0.0.1 (see the module docstring)."""
 
+    _knobs = _KNOBS
+
     def __init__(self, secret: str | None = "mj-secret", port: int = 0, **knobs: Any) -> None:
-        if unknown := set(knobs) - set(_KNOBS):
-            raise TypeError(f"unknown knobs: {sorted(unknown)}")
-        self._defaults = {**_KNOBS, **knobs, "secret": secret}
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = port
         self.tasks: dict[str, FakeTask] = {}
         self.requests: list[Recorded] = []
         self.notified: list[dict[str, Any]] = []
         self._ids = itertools.count(FIRST_ID)
         self._outcomes: deque[Outcome] = deque()
         self._replies: deque[Reply] = deque()
-        self.reset()
+        super().__init__(port, secret=secret, **knobs)
 
     # ----- knobs and inspection ----------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def reset(self) -> None:
         """Forget tasks, requests and queued behaviour; restore every knob; ids start over."""
         with self._lock:
-            for name, value in self._defaults.items():
-                setattr(self, name, value)
+            super().reset()
             self.outcome = Outcome()
             self.tasks.clear()
             self.requests.clear()
@@ -210,54 +189,15 @@ class FakeMidjourney:
             self._call(self._notify(task.notify_hook, view))
 
     # ----- lifecycle -------------------------------------------------------------------
-    def start(self) -> FakeMidjourney:
-        if self._loop is not None:
-            return self
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="FakeMidjourney",
-                                        daemon=True)
-        self._thread.start()
-        self._call(self._serve())
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def __enter__(self) -> FakeMidjourney:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    async def _serve(self) -> None:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
+    def _routes(self, router: web.UrlDispatcher) -> None:
         for name in ("imagine", "change", "simple-change", "action", "modal", "blend",
                      "describe", "shorten", "upload-discord-images"):
-            app.router.add_post(f"/mj/submit/{name}", self._submit)
-        app.router.add_post("/mj/insight-face/swap", self._submit)
-        app.router.add_get("/mj/task/{id}/fetch", self._fetch)
-        app.router.add_get("/mj/task/{id}/image-seed", self._seed)
-        app.router.add_post("/mj/task/list-by-condition", self._list)
-        app.router.add_get("/img/{name}", self._image)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            router.add_post(f"/mj/submit/{name}", self._submit)
+        router.add_post("/mj/insight-face/swap", self._submit)
+        router.add_get("/mj/task/{id}/fetch", self._fetch)
+        router.add_get("/mj/task/{id}/image-seed", self._seed)
+        router.add_post("/mj/task/list-by-condition", self._list)
+        router.add_get("/img/{name}", self._image)
 
     async def _notify(self, hook: str, view: dict[str, Any]) -> None:
         async with aiohttp.ClientSession() as session:
@@ -267,20 +207,15 @@ class FakeMidjourney:
     # ----- requests --------------------------------------------------------------------
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        body = await request.read()
-        try:
-            data = json.loads(body) if body else None
-        except ValueError:
-            data = None
+        rec = await read_request(request)
         with self._lock:
-            self.requests.append(Recorded(request.method, request.path,
-                                          {k.lower(): v for k, v in request.headers.items()}, data))
+            self.requests.append(rec)
         if self.latency:
             await asyncio.sleep(self.latency)
         if not request.path.startswith("/img/") and self.secret is not None \
                 and request.headers.get("mj-api-secret") != self.secret:
             return web.Response(status=401)
-        request[_JSON] = data if isinstance(data, dict) else {}
+        request[_JSON] = rec.json if isinstance(rec.json, dict) else {}
         return await handler(request)
 
     def _new_task(self, action: str, body: dict[str, Any], prompt: str = "",

@@ -30,17 +30,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import itertools
 import json
 import struct
-import threading
 import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from tests.fakes._server import PNG_1X1, REC, UpstreamFake, serve_until_interrupted
+from tests.fakes._server import FailBody as FailBody  # re-exported, as before the move
+from tests.fakes._server import RecordedRequest as RecordedRequest
+from tests.fakes._server import UploadedFile as UploadedFile
 
 PROMPT_TOKENS = 10
 EMBEDDING_DIM = 8
@@ -53,8 +54,6 @@ SYSTEM_FINGERPRINT = "fp_fake000001"
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
                   "text-embedding-3-small", "text-embedding-ada-002", "omni-moderation-latest",
                   "dall-e-3", "tts-1", "whisper-1")
-PNG_1X1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
-                           "hwGA60e6kgAAAABJRU5ErkJggg==")
 _SPEECH_FRAME = b"\xff\xf3\x14\xc4" + bytes(range(SPEECH_BYTES_PER_CHAR - 4))
 _SPEECH_TYPES = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac",
                  "flac": "audio/flac", "wav": "audio/wav", "pcm": "audio/pcm"}
@@ -73,32 +72,6 @@ _KNOBS: dict[str, Any] = {
     "expected_key": None, "hang_after_chunks": None, "hang_mode": "close",
     "hard_limit_usd": 100.0, "total_usage_cents": 2500.0, "models": DEFAULT_MODELS,
 }
-FailBody = dict[str, Any] | str | bytes | None
-
-
-class UploadedFile(NamedTuple):
-    """A file part of a multipart request."""
-
-    filename: str | None
-    content_type: str
-    data: bytes
-
-
-@dataclass
-class RecordedRequest:
-    """One request as received: headers with lower-case keys; ``json`` if the body parses."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes = b""
-    json: Any = None
-    form: dict[str, str] = field(default_factory=dict)
-    files: dict[str, UploadedFile] = field(default_factory=dict)
-
-
-_REC = web.RequestKey("rec", RecordedRequest)
 
 
 def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None,
@@ -123,7 +96,7 @@ def _count_inputs(value: Any) -> int:
     return len(value) if many else 1
 
 
-class FakeOpenAI:
+class FakeOpenAI(UpstreamFake):
     """A fake OpenAI API on 127.0.0.1 that records requests and obeys behaviour knobs.
 
     Knobs are plain attributes; constructor keywords set their starting values, which
@@ -157,9 +130,6 @@ class FakeOpenAI:
     chunk_interval: float
     include_usage: Literal["auto", "always", "never"]
     usage: dict[str, int] | None
-    fail_status: int | None
-    fail_body: FailBody
-    fail_times: int | None
     expected_key: str | None
     hang_after_chunks: int | None
     hang_mode: Literal["close", "stall"]
@@ -167,132 +137,29 @@ class FakeOpenAI:
     total_usage_cents: float
     models: list[str]
 
-    def __init__(self, port: int = 0, **knobs: Any) -> None:
-        if unknown := set(knobs) - set(_KNOBS):
-            raise TypeError(f"unknown knobs: {sorted(unknown)}")
-        self._defaults = {**_KNOBS, **knobs}
-        self._lock = threading.Lock()
-        self._records: list[RecordedRequest] = []
-        self._ids = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._stopping: asyncio.Event | None = None
-        self.port = port
-        self.reset()
+    _knobs = _KNOBS
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``, without ``/v1``."""
-        return f"http://127.0.0.1:{self.port}"
+    def _fresh(self, name: str, value: Any) -> Any:
+        return list(value) if name == "models" else value
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of the requests received so far, oldest first."""
-        with self._lock:
-            return list(self._records)
-
-    def reset(self) -> None:
-        """Forget recorded requests and restore every knob to its starting value."""
-        with self._lock:
-            self._records.clear()
-            for name, value in self._defaults.items():
-                setattr(self, name, list(value) if name == "models" else value)
-
-    def fail(self, status: int, body: FailBody = None, times: int | None = None) -> None:
-        """Fail the next ``times`` requests (``None``: all) with ``status`` and ``body``."""
-        self.fail_status, self.fail_body, self.fail_times = status, body, times
-
-    # ----- lifecycle -------------------------------------------------------------------
-    def start(self) -> FakeOpenAI:
-        """Start serving; return once the port is listening."""
-        if self._loop is not None:
-            return self
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="FakeOpenAI",
-                                        daemon=True)
-        self._thread.start()
-        try:
-            self._call(self._serve())
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close open connections."""
-        if self._loop is None or self._thread is None:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-        self._thread = self._loop = None
-
-    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def _serve(self) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
+    def _routes(self, router: web.UrlDispatcher) -> None:
         post = {"chat/completions": self._chat, "completions": self._completions,
                 "embeddings": self._embeddings, "moderations": self._moderations,
                 "images/generations": self._images, "audio/speech": self._speech,
                 "audio/transcriptions": self._transcribe, "audio/translations": self._transcribe}
         for path, handler in post.items():
-            app.router.add_post(f"/v1/{path}", handler)
-        app.router.add_get("/v1/models", self._models)
+            router.add_post(f"/v1/{path}", handler)
+        router.add_get("/v1/models", self._models)
         for prefix in ("", "/v1"):
-            app.router.add_get(f"{prefix}/dashboard/billing/subscription", self._subscription)
-            app.router.add_get(f"{prefix}/dashboard/billing/usage", self._billing_usage)
-        app.router.add_get("/img/{name}", self._image_file)
-        app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def _shutdown(self) -> None:
-        if self._stopping is not None:
-            self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            router.add_get(f"{prefix}/dashboard/billing/subscription", self._subscription)
+            router.add_get(f"{prefix}/dashboard/billing/usage", self._billing_usage)
+        router.add_get("/img/{name}", self._image_file)
+        router.add_route("*", "/{tail:.*}", self._not_found)
 
     # ----- every request ---------------------------------------------------------------
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        rec = RecordedRequest(request.method, request.path, dict(request.query),
-                              {k.lower(): v for k, v in request.headers.items()})
-        if request.content_type.startswith("multipart/"):
-            async for part in await request.multipart():
-                if not isinstance(part, BodyPartReader) or part.name is None:
-                    continue
-                if part.filename is None:
-                    rec.form[part.name] = await part.text()
-                    continue
-                ctype = part.headers.get("Content-Type", "application/octet-stream")
-                data = bytes(await part.read(decode=False))
-                rec.files[part.name] = UploadedFile(part.filename, ctype, data)
-        else:
-            rec.body = await request.read()
-            try:
-                rec.json = json.loads(rec.body) if rec.body else None
-            except ValueError:
-                pass
-        with self._lock:
-            self._records.append(rec)
-        return rec
-
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        request[_REC] = await self._record(request)
+        await self._record(request)
         if self.latency:
             await asyncio.sleep(self.latency)
         if request.path.startswith("/img/"):  # public, like OpenAI's image URLs
@@ -304,12 +171,9 @@ class FakeOpenAI:
             return _error(401, f"Incorrect API key provided: {masked}. You can find your API "
                           "key at https://platform.openai.com/account/api-keys.",
                           code="invalid_api_key")
-        status, body, times = self.fail_status, self.fail_body, self.fail_times
-        if status is None or (times is not None and times <= 0):
+        if (failure := self._take_failure()) is None:
             return await handler(request)
-        with self._lock:
-            if self.fail_times is not None:
-                self.fail_times -= 1
+        status, body = failure
         if body is None:
             kind = _ERROR_KINDS.get(status, ("Upstream error.", "server_error", None))
             return _error(status, *kind)
@@ -323,7 +187,7 @@ class FakeOpenAI:
     @staticmethod
     def _json_body(request: web.Request, *required: str) -> dict[str, Any] | web.Response:
         """The request's JSON object, or the 400 OpenAI would send."""
-        body = request[_REC].json
+        body = request[REC].json
         if not isinstance(body, dict):
             return _error(400, "We could not parse the JSON body of your request. The OpenAI "
                           "API expects a JSON payload, but what was sent was not valid JSON.")
@@ -478,7 +342,7 @@ class FakeOpenAI:
                                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _moderations(self, request: web.Request) -> web.StreamResponse:
-        body = request[_REC].json
+        body = request[REC].json
         if not isinstance(body, dict) or "input" not in body:
             return _error(400, "Missing required parameter: 'input'.", param="input")
         cats = _MODERATION_CATEGORIES
@@ -513,7 +377,7 @@ class FakeOpenAI:
         return web.Response(body=_SPEECH_FRAME * len(str(body["input"])), content_type=ctype)
 
     async def _transcribe(self, request: web.Request) -> web.StreamResponse:
-        rec = request[_REC]
+        rec = request[REC]
         for name in ("file", "model"):
             if name not in rec.files and name not in rec.form:
                 return _error(400, f"Missing required parameter: '{name}'.", param=name)
@@ -570,12 +434,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--include-usage", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--expected-key", default=None)
     knobs = vars(parser.parse_args(argv))
-    with FakeOpenAI(knobs.pop("port"), **knobs) as fake:
-        print(f"FakeOpenAI listening on {fake.base_url}", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    serve_until_interrupted(FakeOpenAI(knobs.pop("port"), **knobs),
+                            lambda fake: f"FakeOpenAI listening on {fake.base_url}")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess, api
@@ -83,9 +84,16 @@ class Ui:
         test_id = row.get_attribute("data-testid") or ""
         return test_id.removeprefix(f"{prefix}-row-")
 
-    def menu(self, key: str, path: str) -> None:
+    def menu(self, key: str, path: str, ready: str) -> None:
+        """Go to a page by its side-menu item and wait until it shows ``ready`` (a test id).
+
+        The router changes pages in a transition: the URL changes at once but the old page
+        stays on screen until the new one has loaded, so the URL alone is not enough.
+        """
         self.tid(f"menu-{key}").click()
         expect(self.page).to_have_url(re.compile(re.escape(self.base_url + path) + r"(\?.*)?$"))
+        expect(self.page.locator(".ant-menu-item-selected").get_by_test_id(f"menu-{key}")).to_be_visible()
+        expect(self.tid(ready).first).to_be_visible()
 
     def idle(self) -> None:
         """No spinner of a loading list or page is left."""
@@ -104,19 +112,37 @@ class Ui:
     def toast(self, text: str | re.Pattern[str]) -> None:
         expect(self.page.locator(".ant-message-notice").filter(has_text=text).first).to_be_visible()
 
-    def select(self, test_id: str, option: Locator) -> None:
-        self.tid(test_id).click()
-        option.click()
+    def pick(self, opener: Locator, option: Locator, check: Callable[[float], None]) -> None:
+        """Open a dropdown (select, menu) and click one of its options, then ``check(timeout)``.
+
+        antd renders a popup off-screen first and moves it into place a frame later; a
+        click racing that move can miss (no person is that fast), so a miss is retried.
+        """
+        for attempt in range(3):
+            try:
+                if not option.is_visible():
+                    opener.click()
+                option.click(timeout=5_000)
+                check(5_000)
+                return
+            except (PlaywrightTimeoutError, AssertionError) as e:
+                if attempt == 2:
+                    raise
+                warnings.warn(f"clicking {option} missed, trying again: {str(e)[:200]}", stacklevel=2)
 
     def page_size(self, size: int) -> None:
-        self.tid("page-size-select").click()
-        self.tid(f"page-size-option-{size}").click()
-        expect(self.tid("page-size-select")).to_contain_text(str(size))
+        select = self.tid("page-size-select")
+        self.pick(select, self.tid(f"page-size-option-{size}"),
+                  lambda t: expect(select).to_contain_text(f"{size} / page", timeout=t))
+
+    def language(self, code: str, token_menu_label: str) -> None:
+        self.pick(self.tid("lang-switch"), self.tid(f"lang-option-{code}"),
+                  lambda t: expect(self.tid("menu-token")).to_have_text(token_menu_label, timeout=t))
+        expect(self.page.locator("html")).to_have_attribute("lang", code)
 
     def logout(self) -> None:
-        self.tid("account-menu").click()
-        self.tid("logout").click()
-        expect(self.tid("login-form")).to_be_visible()
+        self.pick(self.tid("account-menu"), self.tid("logout"),
+                  lambda t: expect(self.tid("login-form")).to_be_visible(timeout=t))
         # plain /login: a ?redirect= to the last (maybe admin-only) page would send the next
         # person who signs in there
         expect(self.page).to_have_url(self.base_url + "/login")
@@ -204,7 +230,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
         expect(tid(f"menu-{key}")).to_be_visible()
 
     # --- settings: price the model in the ModelRatio JSON editor ------------------------------
-    ui.menu("setting", "/setting")
+    ui.menu("setting", "/setting", "settings-tab-ratio")
     tid("settings-tab-ratio").click()
     ratio = tid("option-ModelRatio")
     ratio.fill('{"e2e-model": ')  # invalid JSON is refused before anything is sent
@@ -219,10 +245,12 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     ui.shot("settings.png")
 
     # --- channels: an OpenAI channel to the fake upstream serving e2e-model -------------------
-    ui.menu("channel", "/channel")
+    ui.menu("channel", "/channel", "channel-create")
     tid("channel-create").click()
     expect(tid("channel-form")).to_be_visible()
-    ui.select("channel-form-type", page.locator('.ant-select-item-option[title="OpenAI (1)"]'))
+    channel_type = tid("channel-form-type")
+    ui.pick(channel_type, page.locator('.ant-select-item-option[title="OpenAI (1)"]'),
+            lambda t: expect(channel_type).to_contain_text("OpenAI (1)", timeout=t))
     expect(tid("channel-config-organization")).to_be_visible()  # the OpenAI plugin's own field
     tid("channel-form-name").fill(CHANNEL)
     tid("channel-form-base-url").fill(upstream.base_url)
@@ -249,8 +277,8 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     ui.shot("channels.png")
 
     # --- redemption codes: a batch of 12, then the page size selector 10 -> 20 ---------------
-    ui.menu("redemption", "/redemption")
-    ui.page_size(10)
+    ui.menu("redemption", "/redemption", "redemption-create")
+    expect(tid("page-size-select")).to_contain_text("10 / page")  # the default
     tid("redemption-create").click()
     tid("redemption-form-name").fill("e2e-codes")
     tid("redemption-form-quota").fill(str(CODE_QUOTA))
@@ -270,7 +298,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     ui.shot("redemptions.png")
 
     # --- users: create the user -----------------------------------------------------------
-    ui.menu("user", "/user")
+    ui.menu("user", "/user", "user-create")
     tid("user-create").click()
     tid("user-form-username").fill(USERNAME)
     tid("user-form-display-name").fill("E2E User")
@@ -294,7 +322,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     expect(tid("dashboard-balance")).to_contain_text("$0.00")
 
     # --- top up: redeem one of root's codes --------------------------------------------------
-    ui.menu("topup", "/topup")
+    ui.menu("topup", "/topup", "topup-redeem-code")
     tid("topup-redeem-code").fill(codes[0])
     tid("topup-redeem-submit").click()
     ui.toast("Added $1.00 to your balance")
@@ -302,7 +330,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     ui.shot("topup.png")
 
     # --- tokens: create one, read and copy its key ---------------------------------------------
-    ui.menu("token", "/token")
+    ui.menu("token", "/token", "token-create")
     tid("token-create").click()
     tid("token-form-name").fill(TOKEN)
     tid("token-form-submit").click()
@@ -344,7 +372,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     user.close()
 
     # --- logs: the request with its model, tokens and cost ---------------------------------------
-    ui.menu("log", "/log")
+    ui.menu("log", "/log", "log-filters")
     log_row = ui.rows("log", MODEL)
     expect(log_row).to_have_count(1)
     expect(log_row).to_contain_text(TOKEN)
@@ -354,7 +382,7 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     ui.shot("logs.png")
 
     # --- dashboard: used quota, requests, charts --------------------------------------------------
-    ui.menu("dashboard", "/dashboard")
+    ui.menu("dashboard", "/dashboard", "dashboard")
     expect(tid("dashboard-used")).to_contain_text(EXPECTED_COST)
     expect(tid("dashboard-requests")).to_have_text(re.compile(r"^Requests\s*1$"))
     expect(tid("dashboard-balance")).to_contain_text("$0.99994")
@@ -364,23 +392,20 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
 
     # --- language: English <-> 简体中文 ------------------------------------------------------------
     expect(tid("menu-token")).to_have_text("Tokens")
-    tid("lang-switch").click()
-    tid("lang-option-zh-CN").click()
-    expect(tid("menu-token")).to_have_text("令牌")
+    expect(tid("lang-switch")).to_have_text("English")
+    ui.language("zh-CN", "令牌")
     expect(tid("menu-log")).to_have_text("日志")
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(tid("dashboard-used")).to_contain_text("历史消耗")
+    expect(tid("lang-switch")).to_have_text("简体中文")
     ui.shot("dashboard-zh-CN.png")
-    ui.menu("log", "/log")
+    ui.menu("log", "/log", "log-filters")
     expect(tid("list-total")).to_have_text("共 2 条")
     ui.shot("logs-zh-CN.png")
-    tid("lang-switch").click()
-    tid("lang-option-en").click()
-    expect(tid("menu-token")).to_have_text("Tokens")
+    ui.language("en", "Tokens")
     expect(tid("list-total")).to_have_text("Total 2")
-    expect(page.locator("html")).to_have_attribute("lang", "en")
 
     # --- phone width: the side menu folds into a drawer ---------------------------------------------
-    ui.menu("dashboard", "/dashboard")
+    ui.menu("dashboard", "/dashboard", "dashboard")
     page.set_viewport_size(PHONE)
     expect(tid("side-menu")).to_be_hidden()
     expect(tid("dashboard-used")).to_contain_text(EXPECTED_COST)
