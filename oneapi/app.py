@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             redis_url=settings.REDIS_CONN_STRING,
         ),
         pricing=Pricing(registry, options),
-        ledger=Ledger(db, Batch() if settings.BATCH_UPDATE_ENABLED else None),
+        ledger=Ledger(db, Batch(db, continuous=not settings.BATCH_UPDATE_ENABLED)),
         tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
         # Reservations need an estimate, not tiktoken: the encodings (~40 MB) load only
         # when an upstream reports no usage.
@@ -164,8 +164,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         for task in gw.tasks:
             task.cancel()
         await asyncio.gather(*gw.tasks, return_exceptions=True)
-        if gw.ledger.batch is not None:
-            await gw.ledger.batch.flush()  # in-flight requests and their settlements are done
+        await gw.ledger.batch.flush()  # in-flight requests and their settlements are done
         if gw.http is not None:
             await gw.http.aclose()
         await gw.cache.close()

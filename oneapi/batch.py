@@ -1,8 +1,13 @@
-"""Batched writes (BATCH_UPDATE_ENABLED): usage counters, refunds and log rows are summed
-in memory and written in bulk every BATCH_UPDATE_INTERVAL seconds and at shutdown.
+"""Settlement writes, summed in memory and written together: usage counters, refunds of
+over-reservations, and log rows.
+
+With BATCH_UPDATE_ENABLED they are flushed every BATCH_UPDATE_INTERVAL seconds and at
+shutdown. Without it the batch is *continuous* (group commit): a flush starts as soon as
+something is pending, and whatever settles while it writes goes into the next one, so under
+load many requests share each statement while a lone request is written at once.
 
 Quota reservations are never batched: they stay immediate conditional UPDATEs, so a hard
-crash can lose at most one interval of counters and refunds, never let quota go negative.
+crash can lose at most the pending counters and refunds, never let quota go negative.
 """
 
 from __future__ import annotations
@@ -10,13 +15,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tortoise.expressions import F
-
-from . import models
+if TYPE_CHECKING:
+    from .db import Database
 
 __all__ = ["Batch"]
+
+_SETTLE_TOKEN = (
+    "UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, accessed_time = ? "
+    "WHERE id = ?"
+)
+_SETTLE_USER = (
+    "UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, request_count = request_count + ? "
+    "WHERE id = ?"
+)
+_CHANNEL_USED = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
+_LOG_COLUMNS = (
+    "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
+    "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
+    "system_prompt_reset",
+)
+_INSERT_LOG = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
 
 log = logging.getLogger("oneapi.batch")
 
@@ -24,7 +44,10 @@ log = logging.getLogger("oneapi.batch")
 class Batch:
     """Pending additive updates per token, user and channel, and pending log rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database, continuous: bool = False) -> None:
+        self.db = db
+        self.continuous = continuous
+        self._drainer: asyncio.Task[None] | None = None
         self.tokens: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # refund, used, accessed
         self.users: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # refund, used, requests
         self.channels: dict[int, int] = defaultdict(int)
@@ -44,15 +67,26 @@ class Batch:
         user[2] += 1
         if channel_id is not None and charged:
             self.channels[channel_id] += charged
+        self._kick()
 
     def add_log(self, fields: dict[str, Any]) -> None:
         self.logs.append(fields)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self.continuous and (self._drainer is None or self._drainer.done()):
+            self._drainer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while len(self):
+            if await self.flush() < 0:
+                await asyncio.sleep(1.0)  # the database is failing: retry, do not spin
 
     def __len__(self) -> int:
         return len(self.tokens) + len(self.users) + len(self.channels) + len(self.logs)
 
     async def flush(self) -> int:
-        """Write everything pending; returns how many statements were sent.
+        """Write everything pending; returns how many statements were sent (-1: it failed).
 
         The write runs shielded: a cancelled caller (the job loop at shutdown) does not cut it
         short, and the next flush waits for it. What fails to write is kept for the next flush.
@@ -60,7 +94,7 @@ class Batch:
         async with self._lock:
             if self._inflight is not None and not self._inflight.done():
                 await asyncio.shield(self._inflight)
-            pending = Batch()
+            pending = Batch(self.db)
             pending.tokens, self.tokens = self.tokens, pending.tokens
             pending.users, self.users = self.users, pending.users
             pending.channels, self.channels = self.channels, pending.channels
@@ -70,35 +104,31 @@ class Batch:
 
     async def _write(self, pending: Batch) -> int:
         statements = 0
+        db = self.db
         try:
             while pending.tokens:
                 token_id, (refund, used, accessed) = next(iter(pending.tokens.items()))
-                update: dict[str, Any] = {"used_quota": F("used_quota") + used, "accessed_time": accessed}
-                if refund:
-                    update["remain_quota"] = F("remain_quota") + refund
-                await models.Token.filter(id=token_id).update(**update)
+                await db.execute(_SETTLE_TOKEN, [refund, used, accessed, token_id])
                 del pending.tokens[token_id]
                 statements += 1
             while pending.users:
                 user_id, (refund, used, requests) = next(iter(pending.users.items()))
-                update = {"used_quota": F("used_quota") + used, "request_count": F("request_count") + requests}
-                if refund:
-                    update["quota"] = F("quota") + refund
-                await models.User.filter(id=user_id).update(**update)
+                await db.execute(_SETTLE_USER, [refund, used, requests, user_id])
                 del pending.users[user_id]
                 statements += 1
             while pending.channels:
                 channel_id, used = next(iter(pending.channels.items()))
-                await models.Channel.filter(id=channel_id).update(used_quota=F("used_quota") + used)
+                await db.execute(_CHANNEL_USED, [used, channel_id])
                 del pending.channels[channel_id]
                 statements += 1
             if pending.logs:
-                await models.Log.bulk_create([models.Log(**f) for f in pending.logs], batch_size=500)
+                await db.execute_many(_INSERT_LOG, [[f.get(c) for c in _LOG_COLUMNS] for f in pending.logs])
                 pending.logs = []
                 statements += 1
         except Exception:
             log.exception("batch flush failed; %d pending updates are kept for the next flush", len(pending))
             self._merge(pending)
+            return -1
         return statements
 
     def _merge(self, other: Batch) -> None:

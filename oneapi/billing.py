@@ -115,41 +115,22 @@ _RESERVE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ?
 _RESERVE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
 _REFUND_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
 _REFUND_USER = "UPDATE users SET quota = quota + ? WHERE id = ?"
-_SETTLE_TOKEN = (
-    "UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, accessed_time = ? "
-    "WHERE id = ?"
-)
-_SETTLE_USER = (
-    "UPDATE users SET quota = quota + ?, used_quota = used_quota + ?, request_count = request_count + 1 "
-    "WHERE id = ?"
-)
-_CHANNEL_USED = "UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"
-_LOG_COLUMNS = (
-    "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
-    "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
-    "system_prompt_reset",
-)
-_INSERT_LOG = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
 
 
 class Ledger:
     """Atomic quota movements on tokens and users, and the consume log.
 
-    The hot path sends plain prepared SQL (no ORM query building). With a ``batch``,
-    settlement counters, refunds and log rows wait in memory for the next flush;
-    reservations stay immediate.
+    The hot path sends plain SQL (no ORM query building). Settlement counters, refunds
+    and log rows go through the ``batch``; reservations stay immediate.
     """
 
-    def __init__(self, db: Database, batch: Batch | None = None) -> None:
+    def __init__(self, db: Database, batch: Batch) -> None:
         self.db = db
         self.batch = batch
 
     async def write_log(self, **fields: Any) -> None:
-        """A consume log row (every column of ``_LOG_COLUMNS``), now or with the next batch flush."""
-        if self.batch is not None:
-            self.batch.add_log(fields)
-        else:
-            await self.db.execute(_INSERT_LOG, [fields[c] for c in _LOG_COLUMNS])
+        """A consume log row, written with the batch's next flush."""
+        self.batch.add_log(fields)
 
     async def reserve(self, ctx: RelayContext, amount: int) -> int:
         """Take ``amount`` from token and user, or raise 403; returns what was taken."""
@@ -205,8 +186,8 @@ class Ledger:
     async def settle(self, ctx: RelayContext, reserved: int, quota: int) -> int:
         """Make the charge exactly ``quota`` (or all that is left); return what was charged.
 
-        The refund of an over-reservation rides on the same UPDATE as the usage counters,
-        so a settled request costs one statement each for token, user and channel.
+        The refund of an over-reservation rides with the usage counters in the batch
+        (see oneapi/batch.py), so concurrent settlements share their statements.
         """
         refund = 0
         if quota <= reserved:
@@ -217,15 +198,7 @@ class Ledger:
                 log.warning(
                     "request %s cost %d but only %d quota was left", ctx.request_id, quota, charged
                 )
-        now = int(time.time())
-        if self.batch is not None:
-            channel_id = ctx.channel.id if ctx.channel is not None else None
-            self.batch.add(ctx.token.id, not ctx.token.unlimited_quota, ctx.user.id, channel_id,
-                           refund, charged, now)
-            return charged
-        token_refund = 0 if ctx.token.unlimited_quota else refund
-        await self.db.execute(_SETTLE_TOKEN, [token_refund, charged, now, ctx.token.id])
-        await self.db.execute(_SETTLE_USER, [refund, charged, ctx.user.id])
-        if ctx.channel is not None and charged:
-            await self.db.execute(_CHANNEL_USED, [charged, ctx.channel.id])
+        channel_id = ctx.channel.id if ctx.channel is not None else None
+        self.batch.add(ctx.token.id, not ctx.token.unlimited_quota, ctx.user.id, channel_id,
+                       refund, charged, int(time.time()))
         return charged

@@ -117,6 +117,9 @@ class Database:
         rows, _ = await self.conn.execute_query(self.sql(text), values or [])
         return int(rows or 0)
 
+    async def execute_many(self, text: str, rows: list[list[Any]]) -> None:
+        await self.conn.execute_many(self.sql(text), rows)
+
     async def fetch(self, text: str, values: list[Any] | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.execute_query_dict(self.sql(text), values or [])]
 

@@ -141,8 +141,7 @@ async def _update_balances(gw: Any) -> None:
 
 
 async def _flush_batch(gw: Any) -> None:
-    if gw.ledger.batch is not None:
-        await gw.ledger.batch.flush()
+    await gw.ledger.batch.flush()
 
 
 @hookimpl(trylast=True)
