@@ -64,7 +64,7 @@ def ui_gateway(built_ui: Path) -> Iterator[GatewayProcess]:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.txt")]:
         old.unlink()
     return ARTIFACTS
 

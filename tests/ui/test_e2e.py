@@ -128,7 +128,7 @@ class Ui:
             except (PlaywrightTimeoutError, AssertionError) as e:
                 if attempt == 2:
                     raise
-                warnings.warn(f"clicking {option} missed, trying again: {str(e)[:200]}", stacklevel=2)
+                warnings.warn(f"the click on {option} missed (the popup moved under it), retried: {str(e)[:160]}", stacklevel=2)
 
     def page_size(self, size: int) -> None:
         select = self.tid("page-size-select")
@@ -196,6 +196,10 @@ def test_console_end_to_end(
         _run(ui, gw, upstream)
     except BaseException:
         page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+        (artifacts / "failure.txt").write_text(
+            f"url: {page.url}\n\nconsole errors:\n" + "\n".join(console.errors)
+            + f"\n\ngateway log (tail):\n{gw.log()}\n"
+        )
         raise
     assert not console.errors, "console errors:\n" + "\n".join(console.errors)
 
@@ -204,7 +208,8 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     page, tid = ui.page, ui.tid
 
     # --- root signs in with the default password and is made to change it -------------------
-    page.goto("/login")
+    page.goto("/token")  # signed out: a guarded page sends to the login, to come back after
+    expect(page).to_have_url(f"{gw.base_url}/login?redirect=%2Ftoken")
     expect(tid("login-form")).to_be_visible()
     ui.shot("login.png")
     ui.login("root", ROOT_PASSWORD)
