@@ -35,10 +35,12 @@ def dsn_to_url(settings: Settings) -> str:
         # WAL with synchronous=NORMAL: durable against crashes of the process, one fsync per checkpoint.
         return f"sqlite://{path}?journal_mode=WAL&synchronous=NORMAL&busy_timeout={settings.SQLITE_BUSY_TIMEOUT}"
     pool = f"minsize=1&maxsize={min(settings.SQL_MAX_OPEN_CONNS, MAX_POOL)}"
+    lifetime = settings.SQL_CONN_MAX_LIFETIME
     if dsn.startswith(("postgres://", "postgresql://")):
         rest = dsn.split("://", 1)[1]
         sep = "&" if "?" in rest else "?"
-        return f"postgres://{rest}{sep}{pool}"
+        return f"postgres://{rest}{sep}{pool}&max_inactive_connection_lifetime={lifetime}"
+    pool += f"&pool_recycle={lifetime}"
     if dsn.startswith("mysql://"):
         sep = "&" if "?" in dsn else "?"
         return f"{dsn}{sep}{pool}"

@@ -146,10 +146,11 @@ def test_one_api_database_keeps_working(kind, tmp_path) -> None:
 
 
 def test_dsn_forms() -> None:
-    assert dsn_to_url(load_settings(SQL_DSN="postgres://u:p@h:5432/db")).startswith("postgres://u:p@h:5432/db?")
+    pg = dsn_to_url(load_settings(SQL_DSN="postgres://u:p@h:5432/db", SQL_MAX_LIFETIME=42))
+    assert pg.startswith("postgres://u:p@h:5432/db?") and "max_inactive_connection_lifetime=42" in pg
     url = dsn_to_url(load_settings(SQL_DSN="root:secret@tcp(127.0.0.1:3306)/oneapi?charset=utf8mb4&parseTime=True"))
     assert url.startswith("mysql://root:secret@127.0.0.1:3306/oneapi?charset=utf8mb4&")
-    assert "parseTime" not in url
+    assert "parseTime" not in url and "pool_recycle=60" in url
     assert dsn_to_url(load_settings(SQL_DSN="mysql://a@h/db")).startswith("mysql://a@h/db?")
     with pytest.raises(ValueError, match="SQL_DSN"):
         dsn_to_url(load_settings(SQL_DSN="nonsense"))
