@@ -18,6 +18,8 @@ from .options import (
     validate_ratio_map,
 )
 from .registry import Job, OptionSpec
+from .relay.channel_test import test_channel
+from .relay.context import RelayError
 
 if TYPE_CHECKING:
     from .relay.context import RelayContext, Usage
@@ -113,8 +115,6 @@ async def _retention(gw: Any) -> None:
 
 
 async def _test_channels(gw: Any) -> None:
-    from .relay.channel_test import test_channel
-
     for channel in list(gw.cache.channels.by_id.values()):
         if channel.status == models.CHANNEL_MANUALLY_DISABLED:
             continue
@@ -123,8 +123,6 @@ async def _test_channels(gw: Any) -> None:
 
 
 async def _update_balances(gw: Any) -> None:
-    from .relay.context import RelayError
-
     for channel in list(gw.cache.channels.by_id.values()):
         adaptor = gw.adaptor(channel.type)
         if adaptor is None or channel.status != models.CHANNEL_ENABLED:
@@ -150,7 +148,7 @@ def register_jobs() -> list[Job]:
         Job("batch-flush", lambda gw: gw.settings.BATCH_UPDATE_INTERVAL if gw.settings.BATCH_UPDATE_ENABLED
             else 0.0, _flush_batch, master_only=False),
         Job("sync", lambda gw: float(gw.settings.SYNC_FREQUENCY), _sync, master_only=False),
-        Job("log-retention", lambda gw: 3600.0, _retention),
+        Job("log-retention", lambda gw: min(3600.0, float(gw.settings.SYNC_FREQUENCY)), _retention),
         Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),
         Job("channel-balance", lambda gw: gw.settings.CHANNEL_UPDATE_FREQUENCY * 60.0, _update_balances),
     ]

@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     NODE_TYPE: Literal["master", "slave"] = "master"
     FRONTEND_BASE_URL: str = ""
 
-    CHANNEL_UPDATE_FREQUENCY: int = Field(0, ge=0)
-    CHANNEL_TEST_FREQUENCY: int = Field(0, ge=0)
+    CHANNEL_UPDATE_FREQUENCY: float = Field(0, ge=0)
+    CHANNEL_TEST_FREQUENCY: float = Field(0, ge=0)
     POLLING_INTERVAL: float = Field(0, ge=0)
     BATCH_UPDATE_ENABLED: bool = False
     BATCH_UPDATE_INTERVAL: float = Field(5, gt=0)

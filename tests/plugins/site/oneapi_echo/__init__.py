@@ -96,6 +96,8 @@ def register_blueprints(app: Any) -> list[Blueprint]:
 
 async def _tick(gw: Any) -> None:
     _mark("job_ran")
+    if os.environ.get("ONEAPI_ECHO_JOB_FAIL"):
+        raise RuntimeError("echo job fails on purpose")
 
 
 @hookimpl
