@@ -6,6 +6,7 @@ Plugins import from here: ``from oneapi import hookimpl, Adaptor, ChannelType``.
 from __future__ import annotations
 
 from .adaptor import Adaptor, RelayResult, error_from_upstream
+from .cors import allow_cors
 from .hookspecs import hookimpl
 from .registry import (
     ChannelType,
@@ -37,6 +38,7 @@ __all__ = [
     "RelayResult",
     "Usage",
     "__version__",
+    "allow_cors",
     "error_from_upstream",
     "event_data",
     "iter_data",

@@ -9,6 +9,7 @@ from quart import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import authenticate_relay
+from ..cors import allow_cors
 from .context import RelayError
 from .controller import client_key, error_response, new_request_id, relay
 
@@ -74,14 +75,7 @@ def relay_blueprint() -> Blueprint:
         err = RelayError(status, message, "invalid_request_error", "request_too_large" if status == 413 else None)
         return error_response(err, new_request_id())
 
-    @bp.after_request
-    async def cors(response: Response) -> Response:
-        response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
-            "Access-Control-Request-Headers", "*")
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, PATCH, OPTIONS"
-        return response
+    allow_cors(bp, "GET, POST, PUT, DELETE, PATCH, OPTIONS")
 
     return bp
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from oneapi import RelayError, relay_request
+from oneapi import RelayError, allow_cors, relay_request
 
 from ._inbound import AnthropicInbound
 
@@ -33,12 +33,6 @@ def messages_blueprint() -> Blueprint:
         body = AnthropicInbound().error_body(RelayError(status, message), "")
         return Response(body, status, content_type="application/json")
 
-    @bp.after_request
-    async def cors(response: Response) -> Response:
-        response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "*")
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-        return response
+    allow_cors(bp, "POST, OPTIONS")
 
     return bp

@@ -12,7 +12,7 @@ from quart import Blueprint, Response, request
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from oneapi import RelayError
+from oneapi import RelayError, allow_cors
 from oneapi.app import gateway
 from oneapi.auth import authenticate_relay
 from oneapi.relay.context import TokenRecord, UserRecord
@@ -187,13 +187,6 @@ def mj_blueprint() -> Blueprint:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return _error(500, 9, f"internal error: {type(exc).__name__}")
 
-    @bp.after_request
-    async def cors(response: Response) -> Response:
-        response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
-            "Access-Control-Request-Headers", "*")
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        return response
+    allow_cors(bp, "GET, POST, OPTIONS")
 
     return bp
