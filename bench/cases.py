@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,8 +139,33 @@ def throughput_case(plan: Plan, target: Target, db: Callable[[], dict[str, Any] 
     return measured(target, db, lambda: load(plan, target, concurrency, plan.duration, stream))
 
 
+class RssPeak:
+    """Samples a process tree's RSS in a thread, five times a second, keeping the maximum."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.peak = rss_mb(pid) if pid else 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self.pid and not self._stop.wait(0.2):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def take(self) -> float:
+        """The peak so far, and start again from the current value."""
+        peak, self.peak = self.peak, rss_mb(self.pid) if self.pid else 0.0
+        return peak
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 def idle_case(plan: Plan, target: Target, fake: FakeUpstream) -> dict[str, Any]:
-    """Open ``plan.idle_streams`` streams against a stalling upstream; memory while they are open."""
+    """Open ``plan.idle_streams`` streams against a stalling upstream, hold, close; memory throughout."""
     pid = target.pid
     fake.configure(stall_s=plan.idle_hold + 30)
     rss_before = rss_mb(pid) if pid else 0.0
@@ -147,9 +173,10 @@ def idle_case(plan: Plan, target: Target, fake: FakeUpstream) -> dict[str, Any]:
     machine = MachineLoad()
     argv = _load_argv(target, "--idle", str(plan.idle_streams), "--hold", str(plan.idle_hold), "--timeout", "120")
     proc = Proc("idle load", argv, cwd=ROOT, pin=plan.load_pin, stdout_pipe=True)
+    sampler = RssPeak(pid)
     ready: dict[str, Any] = {}
-    peak = rss_before
     result: dict[str, Any] = {}
+    open_peak = rss_before
     try:
         assert proc.popen.stdout is not None
         for raw in proc.popen.stdout:
@@ -157,11 +184,9 @@ def idle_case(plan: Plan, target: Target, fake: FakeUpstream) -> dict[str, Any]:
             if line.startswith("READY "):
                 ready = json.loads(line.removeprefix("READY "))
                 cpu_open = cpu_seconds(pid) - cpu0 if pid else 0.0
-                end = time.monotonic() + plan.idle_hold * 0.8
-                while time.monotonic() < end and pid:
-                    peak = max(peak, rss_mb(pid))
-                    time.sleep(0.25)
                 ready["cpu_open_ms_per_stream"] = round(cpu_open * 1000 / max(ready.get("opened", 1), 1), 3)
+            elif line == "CLOSING":
+                open_peak = sampler.take()  # opening and holding
             elif line.startswith("RESULT "):
                 result = json.loads(line.removeprefix("RESULT "))
         proc.popen.wait(timeout=plan.idle_hold + 180)
@@ -170,10 +195,11 @@ def idle_case(plan: Plan, target: Target, fake: FakeUpstream) -> dict[str, Any]:
         fake.configure()
     other = machine.other_pct()
     time.sleep(min(1.0, plan.idle_hold))
+    close_peak = sampler.stop()
     opened = int(ready.get("opened", 0))
-    return {**result, **ready, "loader": "python", "rss_before_mb": rss_before, "rss_mb": peak,
-            "other_load_pct": other,
-            "rss_after_mb": rss_mb(pid) if pid else 0.0,
+    peak = max(open_peak, close_peak)
+    return {**result, **ready, "loader": "python", "rss_before_mb": rss_before, "rss_open_mb": open_peak,
+            "rss_mb": peak, "other_load_pct": other, "rss_after_mb": rss_mb(pid) if pid else 0.0,
             "kb_per_stream": round((peak - rss_before) * 1024 / opened, 1) if opened else 0.0}
 
 
@@ -239,6 +265,27 @@ def idle_rss(target: Target) -> float:
 def warm_requests(plan: Plan, target: Target) -> None:
     """A few requests of each kind so that lazily built state exists before memory is read."""
     py_load(plan, target, 4, min(1.0, max(plan.warmup, 0.3)), mix=0.5)
+
+
+def abort_one_stream(plan: Plan, target: Target, fake: FakeUpstream) -> float:
+    """A client that hangs up mid-stream (the path that counts tokens locally); RSS afterwards."""
+    fake.configure(stall_s=5)
+    try:
+        argv = _load_argv(target, "--idle", "1", "--hold", "0.1", "--timeout", "30")
+        subprocess.run(argv, capture_output=True, timeout=60, cwd=ROOT, preexec_fn=_pin(plan.load_pin))
+    finally:
+        fake.configure()
+    time.sleep(0.5)
+    return idle_rss(target)
+
+
+def idle_cpu_pct(target: Target, seconds: float) -> float:
+    """The target's CPU use while nothing is sent to it, in % of one core."""
+    if not target.pid or seconds <= 0:
+        return 0.0
+    cpu0, t0 = cpu_seconds(target.pid), time.monotonic()
+    time.sleep(seconds)
+    return round((cpu_seconds(target.pid) - cpu0) / (time.monotonic() - t0) * 100, 2)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -5,7 +5,8 @@ keeps ``concurrency`` requests in flight for ``duration`` seconds, then lets the
 flight finish (bounded by ``--timeout``) and prints ``RESULT {json}``.
 
 ``--idle N --hold S`` opens N streams, waits until each has received its first chunk,
-prints ``READY {json}``, holds them open S seconds, closes them and prints ``RESULT``.
+prints ``READY {json}``, holds them open S seconds, prints ``CLOSING``, closes them and
+prints ``RESULT``.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ async def run_idle(client: Client, count: int, hold: float, open_timeout: float)
             "ttfb_p99_ms": round(percentile(client.tally.ttfb, 99) * 1000, 3)}
     print("READY " + json.dumps(info), flush=True)
     await asyncio.sleep(hold)
+    print("CLOSING", flush=True)
     release.set()
     await asyncio.sleep(0.05)
     for task in tasks:

@@ -28,8 +28,9 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
     "idle_streams": [("streams open", "opened", False), ("seconds to open all", "open_s", True),
                      ("TTFB p50 ms", "ttfb_p50_ms", True), ("TTFB p99 ms", "ttfb_p99_ms", True),
                      ("CPU ms/stream opened", "cpu_open_ms_per_stream", False),
-                     ("RSS before MB", "rss_before_mb", False), ("RSS with streams open MB", "rss_mb", False),
-                     ("KB/open stream", "kb_per_stream", False), ("RSS after close MB", "rss_after_mb", False),
+                     ("RSS before MB", "rss_before_mb", False), ("RSS with streams open MB", "rss_open_mb", False),
+                     ("RSS peak, open + close MB", "rss_mb", False), ("KB/stream (peak − before)", "kb_per_stream", False),
+                     ("RSS after close MB", "rss_after_mb", False),
                      ("errors", "errors", False), OTHER],
     "soak": [("seconds", "soak_s", False), ("requests/s", "rps", True), ("p50 ms", "p50_ms", True),
              ("p99 ms", "p99_ms", True), ("CPU ms/request", "cpu_ms_per_req", False),
@@ -45,7 +46,7 @@ TITLES = {"nonstream_c1": "non-stream, c=1", "nonstream_c50": "non-stream, c=50"
           "idle_streams": "idle streams", "soak": "soak (50/50 stream mix, c=50)",
           "workers": "non-stream, c=200"}
 PROCESS_ONLY = {"cpu_ms_per_req", "cpu_util_pct", "cpu_us_per_chunk", "db_statements_per_req", "rss_mb", "db_roundtrips_per_req",
-                "rss_before_mb", "rss_after_mb", "kb_per_stream", "cpu_open_ms_per_stream", "rss_baseline_mb",
+                "rss_before_mb", "rss_after_mb", "rss_open_mb", "kb_per_stream", "cpu_open_ms_per_stream", "rss_baseline_mb",
                 "rss_final_mb", "rss_max_mb", "rss_growth_pct", "cpu_ms_per_req_2w", "scaling_2w", "rps_2w",
                 "p50_ms_2w"}
 
@@ -87,7 +88,9 @@ def budget(data: dict[str, Any]) -> list[dict[str, Any]]:
         ("added TTFB p50, stream c=50", "ms", 5.0, diff("stream_c50", "ttfb_p50_ms")),
         ("added p50 latency, non-stream c=1", "ms", 3.0, diff("nonstream_c1", "p50_ms")),
         ("idle RSS", "MB", 120.0, data.get("idle_rss_mb", {}).get("oneapi")),
-        (f"RSS with {data['plan']['idle_streams']} open streams", "MB",
+        ("idle RSS after one client hang-up (local token counting)", "MB", 120.0,
+         data.get("idle_rss_after_abort_mb", {}).get("oneapi")),
+        (f"RSS with {data['plan']['idle_streams']} streams (peak while open and closing)", "MB",
          350.0, _get(cases, "idle_streams", "oneapi", "rss_mb")),
         ("RSS growth over the soak", "%", 5.0, _get(cases, "soak", "oneapi", "rss_growth_pct")),
         (f"DB round trips per relayed request, c=50 (batching {'on' if batching else 'off'})", "",
@@ -131,8 +134,15 @@ def markdown(data: dict[str, Any]) -> str:
         measured = "—" if b["measured"] is None else f"{_fmt(b['measured'])} {b['unit']}"
         out.append(f"| {b['line']} | {b['op']} {b['limit']:g} {b['unit']} | {measured} | {verdict} |")
     idle = data.get("idle_rss_mb", {})
+    aborted = data.get("idle_rss_after_abort_mb", {})
     out += ["", "Idle RSS after start-up and a few requests: "
-            + ", ".join(f"{t} {_fmt(v)} MB" for t, v in idle.items()) + "."]
+            + ", ".join(f"{t} {_fmt(v)} MB" for t, v in idle.items())
+            + "; after one more stream that the client hung up on (so the gateway counts tokens itself): "
+            + ", ".join(f"{t} {_fmt(v)} MB" for t, v in aborted.items()) + "."]
+    if data.get("idle_cpu_pct"):
+        out += ["", "CPU while idle (no requests), % of a core: "
+                + ", ".join(f"{t} {_fmt(v)}" for t, v in data["idle_cpu_pct"].items())
+                + " — included in every CPU-per-request figure, which matters most at c=1."]
     head = ["case", "metric", "direct"]
     for t in targets:
         head += [t, f"{t} − direct", f"{t} / direct"]

@@ -11,10 +11,13 @@ import argparse
 import datetime
 import os
 import resource
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="after the cases, profile the gateway with py-spy under c=50 non-stream load")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
     parser.add_argument("--out-dir", type=Path, default=BENCH / "results")
+    parser.add_argument("--keep-workdir", action="store_true",
+                        help="keep the temporary folder (database, logs) even when the run had no errors")
     args = parser.parse_args(argv)
     default = [c for c in C.CASES if c != "workers"] if args.quick else list(C.CASES)
     names = [n for item in (args.cases or default) for n in item.split(",") if n]
@@ -113,10 +118,10 @@ def _gateway_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def _two_workers(gw: Gateway, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _two_workers(gw: Gateway, args: argparse.Namespace) -> Callable[[], tuple[Target, Callable[[], Any]]]:
     """A factory: the gateway with 2 workers, unpinned, on the same database; and how to stop it."""
 
-    def start() -> tuple[Target, Any]:
+    def start() -> tuple[Target, Callable[[], Any]]:
         env = {k: v for k, v in _gateway_env(args).items() if k != "BENCH_DB_STATS_SQL"}
         two = Gateway(gw.workdir, None, db_stats=False, extra_env=env, workers=2, name="gateway-2w")
         return two.target("oneapi-2w", gw.key), two.proc.stop
@@ -163,6 +168,7 @@ def _summary(case: str, r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a target answered with errors."""
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the children (finally below)
     gw_pin, load_pin = (None, None) if args.no_pin else core_plan()
     if load_pin:
         os.sched_setaffinity(0, load_pin)
@@ -174,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     data: dict[str, Any] = {"generated": datetime.datetime.now().isoformat(timespec="seconds"),
                             "machine": machine(), "plan": {k: v for k, v in vars(plan).items() if k != "load_pin"},
-                            "quick": args.quick, "cases": {}, "idle_rss_mb": {}, "targets": [],
+                            "quick": args.quick, "cases": {}, "idle_rss_mb": {}, "idle_rss_after_abort_mb": {},
+                            "idle_cpu_pct": {}, "targets": [],
                             "loadavg_start": Path("/proc/loadavg").read_text().split()[:3]}
     try:
         fake = FakeUpstream(workdir, load_pin, args.delay_ms, args.chunks, args.interval_ms)
@@ -194,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         for t in targets:
             C.warm_requests(plan, t)
             data["idle_rss_mb"][t.name] = C.idle_rss(t)
-        _log(f"idle RSS: {data['idle_rss_mb']}; workdir {workdir}")
+            data["idle_rss_after_abort_mb"][t.name] = C.abort_one_stream(plan, t, fake)
+            data["idle_cpu_pct"][t.name] = C.idle_cpu_pct(t, 1.0 if args.quick else 5.0)
+        _log(f"idle RSS: {data['idle_rss_mb']}, after one aborted stream: {data['idle_rss_after_abort_mb']}; "
+             f"workdir {workdir}")
         for case in args.cases:
             for t in targets:
                 if case == "workers" and t.name == "litellm":
@@ -220,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
                      "gateway_env": _gateway_env(args),
                      "fake": {"delay_ms": args.delay_ms, "chunks": args.chunks, "interval_ms": args.interval_ms}}
     if not args.no_db_stats:
-        notes.append("DB statements are counted by a sqlite3 trace callback injected into the gateway process "
-                     "(bench/dbstats/sitecustomize.py on PYTHONPATH), not by gateway code; they include "
-                     "background settlement and the consume-log insert.")
+        notes.append("DB round trips: the gateway's own counter (ONEAPI_DB_STATS=1, /api/status db_statements). "
+                     "SQLite statements: a sqlite3 trace callback injected into the gateway process "
+                     "(bench/dbstats/sitecustomize.py on PYTHONPATH). Both include background settlement and "
+                     "the consume-log insert.")
     if "soak" in args.cases and not args.quick and plan.soak_seconds < 300:
         notes.append(f"The soak was shortened to {plan.soak_seconds:g} s (issue 5 asks for 5 minutes; "
                      "`--soak-seconds 300` or the default runs it in full).")
@@ -250,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     errors = {f"{c}/{t}": r.get("errors", 0) for c, by in data["cases"].items() for t, r in by.items()
               if r.get("errors")}
     if errors:
-        _log(f"errors: {errors}")
+        _log(f"errors: {errors}; logs and database kept in {workdir}")
         return 1
+    if args.keep_workdir:
+        _log(f"logs and database kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pluggy
-from httpx_aiohttp import AiohttpTransport
 from quart import Quart, current_app, request
 
+from ._http import ApiSessions, upstream_client
 from .adaptor import Adaptor
 from .batch import Batch
 from .billing import Ledger, Pricing
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app = Quart(__name__, static_folder=None)
     app.secret_key = secret
+    app.session_interface = ApiSessions()
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024)
     app.config["BODY_TIMEOUT"] = 600
     app.config["RESPONSE_TIMEOUT"] = None
@@ -146,14 +147,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         options.on_change = gw.cache.options_changed
         gw.cache.on_options_changed = options.load
         gw.cache.start()
-        gw.http = httpx.AsyncClient(
-            transport=AiohttpTransport(
-                trust_env=False,
-                limits=httpx.Limits(max_connections=2000, max_keepalive_connections=500),
-            ),
-            timeout=httpx.Timeout(settings.RELAY_TIMEOUT or None, connect=30),
-            follow_redirects=False,
-        )
+        gw.http = upstream_client(settings.RELAY_TIMEOUT or None)
         gw.adaptors = {tid: ct.adaptor(ct, gw.http) for tid, ct in registry.channel_types.items()}
         from .jobs import start_jobs
 

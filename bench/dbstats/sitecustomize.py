@@ -19,6 +19,7 @@ if _PATH:
     import sqlite3
     import threading
     import time
+    from typing import Any
 
     _counts: dict[str, int] = {}
     _by_sql: dict[str, int] = {}
@@ -34,7 +35,7 @@ if _PATH:
             shape = _literal.sub("?", sql.strip())[:300]
             _by_sql[shape] = _by_sql.get(shape, 0) + 1
 
-    def _traced_connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def _traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         conn = _connect(*args, **kwargs)
         if _synchronous in ("OFF", "NORMAL", "FULL"):
             conn.execute(f"PRAGMA synchronous={_synchronous}")

@@ -41,6 +41,7 @@ def error_response(err: RelayError, request_id: str, inbound: Inbound | None = N
     body = inbound.error_body(err, request_id) if inbound is not None else orjson.dumps(err.body(request_id))
     response = Response(body, err.status, content_type="application/json")
     response.headers["X-Oneapi-Request-Id"] = request_id
+    response.timeout = None  # no send timeout: spares Quart a wait_for task per response
     return response
 
 
@@ -247,6 +248,7 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
         result = inbound.result(ctx, result)
     response = Response(result.body, result.status, content_type=result.content_type)
     response.headers["X-Oneapi-Request-Id"] = ctx.request_id
+    response.timeout = None  # no send timeout: spares Quart a wait_for task per response
     return response
 
 

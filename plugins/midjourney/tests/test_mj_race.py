@@ -41,7 +41,8 @@ async def node(tmp_path: Path, fake_mj: FakeMidjourney) -> AsyncIterator[tuple[A
         await app.shutdown()
 
 
-async def _quotas(user_name: str = "racer") -> tuple[int, int, int]:
+async def _quotas(gw: Any, user_name: str = "racer") -> tuple[int, int, int]:
+    await gw.ledger.batch.flush()  # settlements are group-committed: write what is pending first
     user = await User.get(username=user_name)
     token = await Token.get(user_id=user.id)
     return user.quota, user.used_quota, token.remain_quota
@@ -69,19 +70,19 @@ async def test_failed_tasks_are_refunded_once(node: tuple[Any, Any, str], fake_m
     gw, client, key = node
     await _submit(client, key, TASKS)
     price = quota_of(0.1)
-    assert await _quotas() == (USER_QUOTA - TASKS * price, TASKS * price, TOKEN_QUOTA - TASKS * price)
+    assert await _quotas(gw) == (USER_QUOTA - TASKS * price, TASKS * price, TOKEN_QUOTA - TASKS * price)
     for task in fake_mj.tasks.values():  # every task fails at its next observation
         object.__setattr__(task, "outcome", Outcome(steps=(), fail_reason="boom"))
     fake_mj.latency = 0.05  # every poller reads the tasks before any of them writes
 
     outcome = await _race(gw)
     assert outcome["failed"] == TASKS and outcome["failed"] + outcome["lost"] == 3 * TASKS
-    assert await _quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
+    assert await _quotas(gw) == (USER_QUOTA, 0, TOKEN_QUOTA)
     assert await Log.filter(type=LOG_SYSTEM).count() == TASKS
     assert await Midjourney.filter(status="FAILURE", progress="100%").count() == TASKS
 
     assert (await _race(gw))["failed"] == 0  # later rounds change nothing
-    assert await _quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
+    assert await _quotas(gw) == (USER_QUOTA, 0, TOKEN_QUOTA)
 
 
 async def test_timed_out_tasks_are_refunded_once(node: tuple[Any, Any, str], fake_mj: FakeMidjourney) -> None:
@@ -93,7 +94,7 @@ async def test_timed_out_tasks_are_refunded_once(node: tuple[Any, Any, str], fak
 
     outcome = await _race(gw)
     assert outcome["timed_out"] == TASKS
-    assert await _quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
+    assert await _quotas(gw) == (USER_QUOTA, 0, TOKEN_QUOTA)
     assert await Log.filter(type=LOG_SYSTEM).count() == TASKS
     rows = await Midjourney.filter(task_id__in=ids)
     assert {r.status for r in rows} == {"FAILURE"} and all("timed out" in r.fail_reason for r in rows)
@@ -109,7 +110,7 @@ async def test_unreachable_upstream_skips_but_still_times_out(
     assert outcome["unreachable"] == 2 and await Midjourney.filter(status="FAILURE").count() == 0
     await Midjourney.filter(task_id__in=ids).update(submit_time=1)
     assert (await _race(gw))["timed_out"] == 2
-    assert await _quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
+    assert await _quotas(gw) == (USER_QUOTA, 0, TOKEN_QUOTA)
 
 
 def test_two_gateway_nodes_on_one_database(mj: Any) -> None:
