@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,6 +118,30 @@ _REFUND_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
 _REFUND_USER = "UPDATE users SET quota = quota + ? WHERE id = ?"
 
 
+def _not_enough(whose: str, amount: int) -> RelayError:
+    return RelayError(
+        403, f"{whose} quota is not enough for this request (needs {amount})",
+        "insufficient_quota", f"insufficient_{whose}_quota",
+    )
+
+
+def _reserve_both(conn: sqlite3.Connection, token_id: int | None, user_id: int, amount: int) -> str:
+    """Both reservations in one SQLite transaction: "ok", or whose quota was short."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if token_id is not None and not conn.execute(_RESERVE_TOKEN, (amount, token_id, amount)).rowcount:
+            conn.execute("ROLLBACK")
+            return "token"
+        if not conn.execute(_RESERVE_USER, (amount, user_id, amount)).rowcount:
+            conn.execute("ROLLBACK")
+            return "user"
+        conn.execute("COMMIT")
+        return "ok"
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 class Ledger:
     """Atomic quota movements on tokens and users, and the consume log.
 
@@ -137,12 +162,17 @@ class Ledger:
         if amount <= 0:
             return 0
         token = ctx.token
+        token_id = None if token.unlimited_quota else token.id
+        outcome = await self.db.sqlite_in_thread(_reserve_both, token_id, ctx.user.id, amount)
+        if outcome is not None:
+            if outcome == "token":
+                raise _not_enough("token", amount)
+            if outcome == "user":
+                raise _not_enough("user", amount)
+            return amount
         if not token.unlimited_quota:
             if not await self.db.execute(_RESERVE_TOKEN, [amount, token.id, amount]):
-                raise RelayError(
-                    403, f"token quota is not enough for this request (needs {amount})",
-                    "insufficient_quota", "insufficient_token_quota",
-                )
+                raise _not_enough("token", amount)
         try:
             taken = await self.db.execute(_RESERVE_USER, [amount, ctx.user.id, amount])
         except Exception:
@@ -152,10 +182,7 @@ class Ledger:
         if not taken:
             if not token.unlimited_quota:
                 await self.db.execute(_REFUND_TOKEN, [amount, token.id])
-            raise RelayError(
-                403, f"user quota is not enough for this request (needs {amount})",
-                "insufficient_quota", "insufficient_user_quota",
-            )
+            raise _not_enough("user", amount)
         return amount
 
     async def refund(self, ctx: RelayContext, amount: int) -> None:

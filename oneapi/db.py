@@ -6,7 +6,8 @@ import logging
 import os
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tortoise import Tortoise, fields
@@ -17,6 +18,8 @@ from . import models
 from .settings import Settings
 
 __all__ = ["Database", "dsn_to_url"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("oneapi.db")
 
@@ -118,6 +121,19 @@ class Database:
     async def execute(self, text: str, values: list[Any] | None = None) -> int:
         rows, _ = await self.conn.execute_query(self.sql(text), values or [])
         return int(rows or 0)
+
+    async def sqlite_in_thread(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """Run ``fn(sqlite3_connection, *args)`` in SQLite's own thread, holding the connection:
+        several statements for the price of one hop. None where that is not possible."""
+        if self.dialect != "sqlite":
+            return None
+        async with self.conn.acquire_connection() as connection:  # tortoise's connection lock
+            run = getattr(connection, "_execute", None)
+            raw = getattr(connection, "_conn", None)
+            if run is None or raw is None:
+                return None
+            self.statements += 1  # one round trip, however many statements
+            return await run(fn, raw, *args)  # type: ignore[no-any-return]
 
     async def execute_many(self, text: str, rows: list[list[Any]]) -> None:
         await self.conn.execute_many(self.sql(text), rows)
