@@ -74,10 +74,11 @@ class Adaptor:
         if ctx.payload is None:
             return ctx.body
         payload = ctx.payload
-        if ctx.upstream_model != ctx.model or self.wants_stream_usage(ctx):
+        ask_usage = self.wants_stream_usage(ctx)
+        if ctx.upstream_model != ctx.model or ask_usage:
             payload = dict(payload)
             payload["model"] = ctx.upstream_model
-            if self.wants_stream_usage(ctx):
+            if ask_usage:
                 payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
             return orjson.dumps(payload)
         return ctx.extra.get("raw_json_body") or orjson.dumps(payload)

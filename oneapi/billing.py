@@ -165,10 +165,8 @@ class Ledger:
         token_id = None if token.unlimited_quota else token.id
         outcome = await self.db.sqlite_in_thread(_reserve_both, token_id, ctx.user.id, amount)
         if outcome is not None:
-            if outcome == "token":
-                raise _not_enough("token", amount)
-            if outcome == "user":
-                raise _not_enough("user", amount)
+            if outcome != "ok":
+                raise _not_enough(outcome, amount)
             return amount
         if not token.unlimited_quota:
             if not await self.db.execute(_RESERVE_TOKEN, [amount, token.id, amount]):

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..auth import authenticate_relay
 from ..cors import allow_cors
+from ..models import Token, User
 from .context import RelayError
 from .controller import client_key, error_response, new_request_id, relay
 
@@ -125,10 +126,10 @@ async def _subscription() -> Response:
         if token.unlimited_quota:
             limit = 100000000.0
         else:
-            row = await _fresh_token(token.id)
+            row = await Token.get(id=token.id)
             limit = (row.remain_quota + row.used_quota) / per_unit
     else:
-        row = await _fresh_user(user.id)
+        row = await User.get(id=user.id)
         limit = (row.quota + row.used_quota) / per_unit
     expires = token.expired_time if token.expired_time > 0 else 0
     return _json({"object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": limit,
@@ -142,19 +143,8 @@ async def _usage() -> Response:
         return error_response(err, new_request_id())
     per_unit = gw.options.float("QuotaPerUnit", 500000)
     if gw.options.bool("DisplayTokenStatEnabled"):
-        used = (await _fresh_token(token.id)).used_quota
+        used = (await Token.get(id=token.id)).used_quota
     else:
-        used = (await _fresh_user(user.id)).used_quota
+        used = (await User.get(id=user.id)).used_quota
     return _json({"object": "list", "total_usage": used / per_unit * 100, "timestamp": int(time.time())})
 
-
-async def _fresh_token(token_id: int):  # type: ignore[no-untyped-def]
-    from ..models import Token
-
-    return await Token.get(id=token_id)
-
-
-async def _fresh_user(user_id: int):  # type: ignore[no-untyped-def]
-    from ..models import User
-
-    return await User.get(id=user_id)
