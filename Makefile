@@ -41,9 +41,11 @@ lint: install-test
 	$(VENV)/bin/ruff check oneapi plugins tests bench
 
 bench: install
+	scripts/bench-deps.sh
 	$(PY) -m bench.run
 
 bench-compare: install
+	scripts/bench-deps.sh
 	$(PY) -m bench.run --compare-litellm
 
 clean:

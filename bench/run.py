@@ -23,7 +23,7 @@ from typing import Any
 
 from . import cases as C
 from .gateway import BENCH, FakeUpstream, Gateway, Target, litellm_target
-from .procs import Proc, core_plan, machine, wait_quiet
+from .procs import Proc, core_plan, cores, machine, wait_quiet
 from .report import budget, markdown
 
 LITELLM_VENV = BENCH / ".venv-litellm"
@@ -118,23 +118,27 @@ def _gateway_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def _two_workers(gw: Gateway, args: argparse.Namespace) -> Callable[[], tuple[Target, Callable[[], Any]]]:
-    """A factory: the gateway with 2 workers, unpinned, on the same database; and how to stop it."""
+def _two_workers(gw: Gateway, args: argparse.Namespace, all_cores: set[int]
+                 ) -> Callable[[], tuple[Target, Callable[[], Any]]]:
+    """A factory: the gateway with 2 workers on every core, on the same database; and how to stop it.
+
+    ``all_cores`` is explicit because the harness pins itself (and so, by default, its children)
+    to the load cores."""
 
     def start() -> tuple[Target, Callable[[], Any]]:
         env = {k: v for k, v in _gateway_env(args).items() if k != "BENCH_DB_STATS_SQL"}
-        two = Gateway(gw.workdir, None, db_stats=False, extra_env=env, workers=2, name="gateway-2w")
+        two = Gateway(gw.workdir, all_cores, db_stats=False, extra_env=env, workers=2, name="gateway-2w")
         return two.target("oneapi-2w", gw.key), two.proc.stop
 
     return start
 
 
 def run_case(case: str, plan: C.Plan, target: Target, fake: FakeUpstream, gw: Gateway,
-             args: argparse.Namespace) -> dict[str, Any]:
+             args: argparse.Namespace, all_cores: set[int]) -> dict[str, Any]:
     """One case against one target."""
     db = gw.db_statements if target.name == "oneapi" else None
     if case == "workers":
-        return C.workers_case(plan, target, _two_workers(gw, args) if target.name == "oneapi" else None)
+        return C.workers_case(plan, target, _two_workers(gw, args, all_cores) if target.name == "oneapi" else None)
     if case == "nonstream_c1":
         return C.throughput_case(plan, target, db, 1, stream=False)
     if case == "nonstream_c50":
@@ -169,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a target answered with errors."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the children (finally below)
+    all_cores = set(cores())
     gw_pin, load_pin = (None, None) if args.no_pin else core_plan()
     if load_pin:
         os.sched_setaffinity(0, load_pin)
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 waited, other = wait_quiet(args.quiet_limit, args.wait_quiet) if args.wait_quiet else (0.0, None)
                 _log(f"{case} → {t.name} ..." + (f" (waited {waited:g} s for quiet: {other}%)" if waited else ""))
-                result = run_case(case, plan, t, fake, gw, args)
+                result = run_case(case, plan, t, fake, gw, args, all_cores)
                 result["waited_quiet_s"] = waited
                 data["cases"].setdefault(case, {})[t.name] = result
                 _log(f"{case} → {t.name}: {_summary(case, result)}")
