@@ -16,6 +16,8 @@ Special-token strings such as "<|endoftext|>" in input are counted as text, neve
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import hashlib
 import json
 import logging
@@ -75,6 +77,19 @@ def encoded_length(encoding: tiktoken.Encoding, text: str) -> int:
         return memoryview(encoding._core_bpe.encode_to_tiktoken_buffer(text, set())).nbytes // 4
     except (AttributeError, UnicodeEncodeError):  # other tiktoken versions; lone surrogates
         return len(encoding.encode_ordinary(text))
+
+
+def _drop_python_ranks(encoding: tiktoken.Encoding) -> None:
+    """Free the Python copy of the BPE rank table (~14 MB for cl100k) and hand the freed heap
+    back to the OS: encoding runs on the Rust copy; only pickling by value would need it."""
+    if not getattr(encoding, "_mergeable_ranks", None):
+        return
+    encoding._mergeable_ranks = {}
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def image_tokens(model: str, width: int, height: int, detail: str | None = None) -> int:
@@ -179,6 +194,7 @@ class Tokenizer:
             if candidate != name:
                 log = logger.info if name == "cl100k_base" else logger.warning
                 log("tiktoken %s unavailable (%s); counting with %s", name, errors[0], candidate)
+            _drop_python_ranks(encoding)
             return encoding
         if not self._warned_estimate:
             self._warned_estimate = True

@@ -220,6 +220,14 @@ def test_known_cl100k_counts(tok: Tokenizer, text: str, tokens: int) -> None:
     assert tok.count_text("gpt-3.5-turbo", text) == tokens
 
 
+def test_loaded_encoding_keeps_only_the_rust_rank_table(tok: Tokenizer) -> None:
+    encoding = tok.encoder("gpt-4")
+    assert encoding is not None
+    assert not encoding._mergeable_ranks  # the ~14 MB Python copy is freed
+    assert encoding.decode(encoding.encode_ordinary("hello world")) == "hello world"
+    assert tok.count_text("gpt-4", "The quick brown fox jumps over the lazy dog.") == 10
+
+
 def test_special_token_text_is_counted_not_rejected(tok: Tokenizer) -> None:
     assert tok.count_text("gpt-4", "<|endoftext|>") > 1
 
