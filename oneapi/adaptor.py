@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
+from ._http import open_stream
 from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
 from .relay.sse import relay_openai_stream, usage_from_json
 
@@ -89,14 +90,11 @@ class Adaptor:
 
     async def send(self, ctx: RelayContext, timeout: float | None) -> httpx.Response:
         """Send the request; the response body is not read yet."""
-        request = self.http.build_request(
-            "POST",
-            self.request_url(ctx),
-            headers=self.request_headers(ctx),
-            content=self.request_body(ctx),
-            timeout=timeout,
-        )
-        return await self.http.send(request, stream=True)
+        return await self.post(self.request_url(ctx), self.request_headers(ctx), self.request_body(ctx), timeout)
+
+    async def post(self, url: str, headers: dict[str, str], body: bytes, timeout: float | None) -> httpx.Response:
+        """POST to the upstream on the shared client; the response body is not read yet."""
+        return await open_stream(self.http, "POST", url, headers=headers, content=body, timeout=timeout)
 
     # --- response ---
 

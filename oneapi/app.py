@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 import pluggy
 from quart import Quart, current_app, request
 
-from ._http import ApiSessions, upstream_client
+from ._http import ApiSessions, BodyRequest, upstream_client
 from .adaptor import Adaptor
 from .batch import Batch
 from .billing import Ledger, Pricing
@@ -50,11 +51,19 @@ class Gateway:
     http: httpx.AsyncClient | None = None
     adaptors: dict[int, Adaptor] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    settling: set[asyncio.Task[Any]] = field(default_factory=set)
     plugin_routes: dict[str, list[str]] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)
 
     def adaptor(self, channel_type: int) -> Adaptor | None:
         return self.adaptors.get(channel_type)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the response; shutdown waits for it. Cheaper than Quart's
+        background tasks (no app context); ``work`` must handle its own errors."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.settling.add(task)
+        task.add_done_callback(self.settling.discard)
 
     async def fetch_image(self, url: str) -> bytes:
         """An image a user's message points at (time-limited and size-capped)."""
@@ -107,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app = Quart(__name__, static_folder=None)
     app.secret_key = secret
     app.session_interface = ApiSessions()
+    app.request_class = BodyRequest
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024)
     app.config["BODY_TIMEOUT"] = 600
     app.config["RESPONSE_TIMEOUT"] = None
@@ -155,6 +165,8 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     @app.after_serving
     async def shutdown() -> None:
+        while gw.settling:  # settlements of the last requests, before the final batch flush
+            await asyncio.gather(*list(gw.settling), return_exceptions=True)
         for task in gw.tasks:
             task.cancel()
         await asyncio.gather(*gw.tasks, return_exceptions=True)

@@ -261,7 +261,6 @@ def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
 
 
 def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Response:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     chunks = adaptor.stream_response(ctx, upstream)
     inbound = _converting_inbound(ctx, adaptor)
@@ -277,7 +276,7 @@ def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Re
             log.warning("request %s: upstream stream broke: %s", ctx.request_id, exc)
         finally:
             await upstream.aclose()
-            app.add_background_task(_settle, gw, ctx, reserved, None)
+            gw.in_background(_settle(gw, ctx, reserved, None))
 
     response = Response(body(), 200, content_type="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
@@ -288,7 +287,6 @@ def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Re
 
 
 def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Response:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     async def body() -> AsyncIterator[bytes]:
         try:
@@ -297,7 +295,7 @@ def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reser
                 yield chunk
         finally:
             await upstream.aclose()
-            app.add_background_task(_settle, gw, ctx, reserved, None)
+            gw.in_background(_settle(gw, ctx, reserved, None))
 
     response = Response(body(), upstream.status_code,
                         content_type=upstream.headers.get("content-type", "application/octet-stream"))
@@ -307,7 +305,7 @@ def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reser
 
 
 def _settle_later(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
-    current_app.add_background_task(_settle, gw, ctx, reserved, result)
+    gw.in_background(_settle(gw, ctx, reserved, result))
 
 
 async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:

@@ -165,3 +165,10 @@ def test_cors_on_v1(gateway) -> None:
                                "Access-Control-Request-Headers": "authorization,content-type"})
     assert r.headers["access-control-allow-origin"] == "https://app.example"
     assert "authorization" in r.headers["access-control-allow-headers"]
+    assert "origin" in r.headers["vary"].lower()
+    # a non-browser client (no Origin) gets no CORS headers; a browser's POST gets them
+    r = httpx.post(gateway.base_url + "/v1/chat/completions", json={})
+    assert r.status_code == 401 and "access-control-allow-origin" not in r.headers
+    assert "server" not in r.headers
+    r = httpx.post(gateway.base_url + "/v1/chat/completions", json={}, headers={"Origin": "https://app.example"})
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == "https://app.example"

@@ -98,9 +98,7 @@ class GeminiAdaptor(Adaptor):
             raise RelayError(501, f"Gemini channels serve /v1/chat/completions and /v1/embeddings, "
                              f"not {ctx.endpoint}", "invalid_request_error", "unsupported_endpoint",
                              retryable=True)
-        request = self.http.build_request("POST", self.request_url(ctx), headers=self.request_headers(ctx),
-                                          content=await self.build_body(ctx), timeout=timeout)
-        return await self.http.send(request, stream=True)
+        return await self.post(self.request_url(ctx), self.request_headers(ctx), await self.build_body(ctx), timeout)
 
     async def read_response(self, ctx: RelayContext, response: httpx.Response) -> RelayResult:
         body = await response.aread()
