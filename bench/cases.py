@@ -19,7 +19,8 @@ from .procs import ROOT, MachineLoad, Proc, cpu_seconds, rss_mb
 
 BODY = json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": "Say hi to the benchmark."}],
                    "max_tokens": 16})
-CASES = ("nonstream_c1", "nonstream_c50", "stream_c50", "idle_streams", "soak", "workers")
+CASES = ("nonstream_c1", "nonstream_c50", "stream_c50", "idle_streams", "soak", "workers", "batching")
+GATEWAY_ONLY = {"batching"}  # cases about the gateway's own settings: no direct or LiteLLM run
 WORKERS_CONCURRENCY = 200
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from . import cases as C
 from .gateway import BENCH, FakeUpstream, Gateway, Target, litellm_target
-from .procs import Proc, core_plan, cores, machine, wait_quiet
+from .procs import Proc, core_plan, core_speed_ms, cores, machine, wait_quiet
 from .report import budget, markdown
 
 LITELLM_VENV = BENCH / ".venv-litellm"
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare-litellm", action="store_true", help="also run LiteLLM's proxy (own venv)")
     parser.add_argument("--cases", nargs="+", default=None, metavar="CASE",
                         help=f"subset of: {', '.join(C.CASES)} (comma or space separated; "
-                        "--quick leaves out workers)")
+                        "--quick leaves out workers and batching)")
     parser.add_argument("--duration", type=float, default=None, help="measured seconds per throughput case")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds before each case")
     parser.add_argument("--soak-seconds", type=float, default=None, help="soak length (default 300)")
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-workdir", action="store_true",
                         help="keep the temporary folder (database, logs) even when the run had no errors")
     args = parser.parse_args(argv)
-    default = [c for c in C.CASES if c != "workers"] if args.quick else list(C.CASES)
+    default = [c for c in C.CASES if c not in ("workers", "batching")] if args.quick else list(C.CASES)
     names = [n for item in (args.cases or default) for n in item.split(",") if n]
     unknown = [n for n in names if n not in C.CASES]
     if unknown:
@@ -133,10 +133,24 @@ def _two_workers(gw: Gateway, args: argparse.Namespace, all_cores: set[int]
     return start
 
 
+def _batching_case(plan: C.Plan, gw: Gateway, args: argparse.Namespace, pin: set[int] | None) -> dict[str, Any]:
+    """Non-stream c=50 through a second gateway with BATCH_UPDATE_ENABLED (same core, same database)."""
+    env = {**_gateway_env(args), "BATCH_UPDATE_ENABLED": "true"}
+    batched = Gateway(gw.workdir, pin, db_stats=not args.no_db_stats, extra_env=env, name="gateway-batch")
+    try:
+        target = batched.target("oneapi-batch", gw.key)
+        C.warm_requests(plan, target)
+        return C.throughput_case(plan, target, batched.db_statements, 50, stream=False)
+    finally:
+        batched.proc.stop()
+
+
 def run_case(case: str, plan: C.Plan, target: Target, fake: FakeUpstream, gw: Gateway,
-             args: argparse.Namespace, all_cores: set[int]) -> dict[str, Any]:
+             args: argparse.Namespace, all_cores: set[int], gw_pin: set[int] | None) -> dict[str, Any]:
     """One case against one target."""
     db = gw.db_statements if target.name == "oneapi" else None
+    if case == "batching":
+        return _batching_case(plan, gw, args, gw_pin)
     if case == "workers":
         return C.workers_case(plan, target, _two_workers(gw, args, all_cores) if target.name == "oneapi" else None)
     if case == "nonstream_c1":
@@ -212,11 +226,13 @@ def main(argv: list[str] | None = None) -> int:
              f"workdir {workdir}")
         for case in args.cases:
             for t in targets:
-                if case == "workers" and t.name == "litellm":
+                if (case == "workers" and t.name == "litellm") or (case in C.GATEWAY_ONLY and t.name != "oneapi"):
                     continue
                 waited, other = wait_quiet(args.quiet_limit, args.wait_quiet) if args.wait_quiet else (0.0, None)
                 _log(f"{case} → {t.name} ..." + (f" (waited {waited:g} s for quiet: {other}%)" if waited else ""))
-                result = run_case(case, plan, t, fake, gw, args, all_cores)
+                speed = core_speed_ms(gw_pin)
+                result = run_case(case, plan, t, fake, gw, args, all_cores, gw_pin)
+                result["core_ref_ms"] = round((speed + core_speed_ms(gw_pin)) / 2, 1)
                 result["waited_quiet_s"] = waited
                 data["cases"].setdefault(case, {})[t.name] = result
                 _log(f"{case} → {t.name}: {_summary(case, result)}")

@@ -15,6 +15,7 @@ import pluggy
 from quart import Quart, current_app, request
 
 from ._http import ApiSessions, BodyRequest, upstream_client
+from ._local_quota import LocalQuota
 from .adaptor import Adaptor
 from .batch import Batch
 from .billing import Ledger, Pricing
@@ -74,6 +75,15 @@ class Gateway:
         return await fetcher(url)  # type: ignore[no-any-return]
 
 
+def _ledger(db: Database, settings: Settings) -> Ledger:
+    """Continuous group commit and reservations in the database; or, with BATCH_UPDATE_ENABLED,
+    interval flushes and reservations held in memory between them."""
+    if not settings.BATCH_UPDATE_ENABLED:
+        return Ledger(db, Batch(db, continuous=True))
+    batch = Batch(db)
+    return Ledger(db, batch, LocalQuota(db, batch, ttl=settings.BATCH_UPDATE_INTERVAL))
+
+
 def gateway() -> Gateway:
     """The Gateway of the app serving the current request."""
     return current_app.extensions["oneapi"]  # type: ignore[no-any-return]
@@ -106,7 +116,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             redis_url=settings.REDIS_CONN_STRING,
         ),
         pricing=Pricing(registry, options),
-        ledger=Ledger(db, Batch(db, continuous=not settings.BATCH_UPDATE_ENABLED)),
+        ledger=_ledger(db, settings),
         tokenizer=Tokenizer(cache_dir=settings.TIKTOKEN_CACHE_DIR or None),
         # Reservations need an estimate, not tiktoken: the encodings (~40 MB) load only
         # when an upstream reports no usage.
@@ -156,6 +166,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         await gw.cache.reload_all()
         options.on_change = gw.cache.options_changed
         gw.cache.on_options_changed = options.load
+        if gw.ledger.local is not None:  # an edited quota is read again before the next reservation
+            gw.cache.on_accounts_changed = gw.ledger.local.forget
         gw.cache.start()
         gw.http = upstream_client(settings.RELAY_TIMEOUT or None)
         gw.adaptors = {tid: ct.adaptor(ct, gw.http) for tid, ct in registry.channel_types.items()}

@@ -6,8 +6,11 @@ shutdown. Without it the batch is *continuous* (group commit): a flush starts as
 something is pending, and whatever settles while it writes goes into the next one, so under
 load many requests share each statement while a lone request is written at once.
 
-Quota reservations are never batched: they stay immediate conditional UPDATEs, so a hard
-crash can lose at most the pending counters and refunds, never let quota go negative.
+Without BATCH_UPDATE_ENABLED quota reservations are immediate conditional UPDATEs, so a hard
+crash can lose at most the pending counters and refunds, never let quota go negative. With it,
+reservations are pending quota deltas here too, checked against balances held in memory
+(oneapi/_local_quota.py): the first field of each token and user entry is the net change
+to its remaining quota, the same field refunds use.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,6 +58,8 @@ class Batch:
         self.logs: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self._inflight: asyncio.Future[int] | None = None
+        self._writing: Batch | None = None
+        self.on_written: Callable[[str, int, int], None] | None = None  # (table, id, quota delta)
 
     def add(self, token_id: int, limited: bool, user_id: int, channel_id: int | None,
             refund: int, charged: int, now: int) -> None:
@@ -68,6 +74,25 @@ class Batch:
         if channel_id is not None and charged:
             self.channels[channel_id] += charged
         self._kick()
+
+    def take(self, token_id: int | None, user_id: int, amount: int) -> None:
+        """A reservation of ``amount`` from the token (None: unlimited) and the user, written later."""
+        if token_id is not None:
+            self.tokens[token_id][0] -= amount
+        self.users[user_id][0] -= amount
+
+    def unwritten(self, table: str, row_id: int) -> int:
+        """The net quota change pending for one ``tokens`` or ``users`` row (not yet in the DB)."""
+        total = 0
+        for batch in (self, self._writing):
+            entries = None if batch is None else batch.tokens if table == "tokens" else batch.users
+            entry = None if entries is None else entries.get(row_id)
+            total += entry[0] if entry is not None else 0
+        return total
+
+    def quiet(self) -> asyncio.Lock:
+        """Held while a flush writes: readers of quota balances take it to see no half-written batch."""
+        return self._lock
 
     def add_log(self, fields: dict[str, Any]) -> None:
         self.logs.append(fields)
@@ -99,6 +124,7 @@ class Batch:
             pending.users, self.users = self.users, pending.users
             pending.channels, self.channels = self.channels, pending.channels
             pending.logs, self.logs = self.logs, pending.logs
+            self._writing = pending
             self._inflight = asyncio.ensure_future(self._write(pending))
             return await asyncio.shield(self._inflight)
 
@@ -110,11 +136,13 @@ class Batch:
                 token_id, (refund, used, accessed) = next(iter(pending.tokens.items()))
                 await db.execute(_SETTLE_TOKEN, [refund, used, accessed, token_id])
                 del pending.tokens[token_id]
+                self._written("tokens", token_id, refund)
                 statements += 1
             while pending.users:
                 user_id, (refund, used, requests) = next(iter(pending.users.items()))
                 await db.execute(_SETTLE_USER, [refund, used, requests, user_id])
                 del pending.users[user_id]
+                self._written("users", user_id, refund)
                 statements += 1
             while pending.channels:
                 channel_id, used = next(iter(pending.channels.items()))
@@ -129,7 +157,13 @@ class Batch:
             log.exception("batch flush failed; %d pending updates are kept for the next flush", len(pending))
             self._merge(pending)
             return -1
+        finally:
+            self._writing = None  # written or merged back: no longer counted twice
         return statements
+
+    def _written(self, table: str, row_id: int, quota_delta: int) -> None:
+        if self.on_written is not None and quota_delta:
+            self.on_written(table, row_id, quota_delta)
 
     def _merge(self, other: Batch) -> None:
         for token_id, values in other.tokens.items():

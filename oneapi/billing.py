@@ -18,6 +18,7 @@ from .batch import Batch
 from .relay.context import RelayContext, RelayError, Usage
 
 if TYPE_CHECKING:
+    from ._local_quota import LocalQuota
     from .db import Database
     from .options import Options
     from .registry import Registry
@@ -149,9 +150,10 @@ class Ledger:
     and log rows go through the ``batch``; reservations stay immediate.
     """
 
-    def __init__(self, db: Database, batch: Batch) -> None:
+    def __init__(self, db: Database, batch: Batch, local: LocalQuota | None = None) -> None:
         self.db = db
         self.batch = batch
+        self.local = local  # BATCH_UPDATE_ENABLED: reservations in memory, written with the batch
 
     async def write_log(self, **fields: Any) -> None:
         """A consume log row, written with the batch's next flush."""
@@ -163,7 +165,10 @@ class Ledger:
             return 0
         token = ctx.token
         token_id = None if token.unlimited_quota else token.id
-        outcome = await self.db.sqlite_in_thread(_reserve_both, token_id, ctx.user.id, amount)
+        if self.local is not None:
+            outcome = await self.local.reserve(token_id, ctx.user.id, amount)
+        else:
+            outcome = await self.db.sqlite_in_thread(_reserve_both, token_id, ctx.user.id, amount)
         if outcome is not None:
             if outcome != "ok":
                 raise _not_enough(outcome, amount)
@@ -187,12 +192,19 @@ class Ledger:
         """Give a reservation back to token and user."""
         if amount <= 0:
             return
+        if self.local is not None:
+            self.local.give_back(None if ctx.token.unlimited_quota else ctx.token.id, ctx.user.id, amount)
+            return
         if not ctx.token.unlimited_quota:
             await self.db.execute(_REFUND_TOKEN, [amount, ctx.token.id])
         await self.db.execute(_REFUND_USER, [amount, ctx.user.id])
 
     async def _take_extra(self, ctx: RelayContext, wanted: int) -> int:
         """Take up to ``wanted`` more from token and user without going below zero."""
+        if self.local is not None:
+            token_id = None if ctx.token.unlimited_quota else ctx.token.id
+            take = max(0, min(wanted, await self.local.available(token_id, ctx.user.id)))
+            return take if take and await self.local.reserve(token_id, ctx.user.id, take) == "ok" else 0
         for _ in range(8):
             user = await models.User.filter(id=ctx.user.id).only("quota").first()
             available = user.quota if user else 0

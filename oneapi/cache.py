@@ -145,6 +145,7 @@ class Cache:
         if redis_url:
             self.redis = RedisLink(redis_url, self._on_message, self._on_reconnect)
         self.on_options_changed: Callable[[], Awaitable[None]] | None = None
+        self.on_accounts_changed: Callable[[], None] | None = None  # a token or user was written
         self._pending: set[asyncio.Task[Any]] = set()
 
     def start(self) -> None:
@@ -212,8 +213,13 @@ class Cache:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def _accounts_changed(self) -> None:
+        if self.on_accounts_changed is not None:
+            self.on_accounts_changed()
+
     def invalidate_token(self, key: str) -> None:
         self._tokens.pop(key, None)
+        self._accounts_changed()
         self._publish(f"token:{key}", f"token:{key}")
 
     def invalidate_user(self, user_id: int) -> None:
@@ -222,6 +228,7 @@ class Cache:
 
     def _drop_user(self, user_id: int) -> None:
         self._users.pop(user_id, None)
+        self._accounts_changed()
         for key, (_, record) in list(self._tokens.items()):
             if record is not None and record.user_id == user_id:
                 self._tokens.pop(key, None)
@@ -244,6 +251,7 @@ class Cache:
         kind, _, key = message.partition(":")
         if kind == "token":
             self._tokens.pop(key, None)
+            self._accounts_changed()
         elif kind == "user" and key.isdigit():
             self._drop_user(int(key))
         elif kind == "channels":
@@ -255,6 +263,7 @@ class Cache:
         """Messages may have been missed while Redis was away: forget what is held."""
         self._tokens.clear()
         self._users.clear()
+        self._accounts_changed()
         if self.redis is not None:
             self._spawn(self.redis.forget_records())
 
