@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare-litellm", action="store_true", help="also run LiteLLM's proxy (own venv)")
     parser.add_argument("--cases", nargs="+", default=None, metavar="CASE",
                         help=f"subset of: {', '.join(C.CASES)} (comma or space separated; "
-                        "--quick leaves out workers and batching)")
+                        "--quick leaves out workers)")
     parser.add_argument("--duration", type=float, default=None, help="measured seconds per throughput case")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds before each case")
     parser.add_argument("--soak-seconds", type=float, default=None, help="soak length (default 300)")
@@ -78,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-workdir", action="store_true",
                         help="keep the temporary folder (database, logs) even when the run had no errors")
     args = parser.parse_args(argv)
-    default = [c for c in C.CASES if c not in ("workers", "batching")] if args.quick else list(C.CASES)
+    default = [c for c in C.CASES if c != "workers"] if args.quick else list(C.CASES)
     names = [n for item in (args.cases or default) for n in item.split(",") if n]
     unknown = [n for n in names if n not in C.CASES]
     if unknown:

@@ -45,5 +45,8 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert gw["idle_streams"]["oneapi"]["opened"] == data["plan"]["idle_streams"]
     assert gw["idle_streams"]["oneapi"]["rss_mb"] > 0
     assert "rss_growth_pct" in gw["soak"]["oneapi"]
+    assert gw["batching"]["oneapi"]["requests"] > 0 and gw["batching"]["oneapi"]["errors"] == 0
+    assert "direct" not in gw["batching"]  # a setting of the gateway: nothing to compare with
+    assert all(r["core_ref_ms"] > 0 for by in gw.values() for r in by.values())
     lines = {b["line"]: b for b in data["budget"]}
     assert all(b["measured"] is not None for name, b in lines.items() if "workers" not in name)
