@@ -112,7 +112,8 @@ class Adaptor:
         return RelayResult(response.status_code, body, "application/json", usage, data)
 
     def stream_response(self, ctx: RelayContext, response: httpx.Response) -> AsyncIterator[bytes]:
-        """A successful stream as OpenAI-format SSE bytes; sets ``ctx.usage`` when known."""
+        """A successful stream as OpenAI-format SSE bytes, whole events (one or several per
+        chunk); sets ``ctx.usage`` when known."""
         strip = self.wants_stream_usage(ctx) and not ctx.client_wants_usage
         return relay_openai_stream(ctx, response.aiter_bytes(), strip)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,22 @@ _LOG_COLUMNS = (
 _INSERT_LOG = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
 
 log = logging.getLogger("oneapi.batch")
+
+
+def _write_in_one_transaction(conn: sqlite3.Connection, tokens: dict[int, list[int]], users: dict[int, list[int]],
+                              channels: dict[int, int], logs: list[dict[str, Any]]) -> bool:
+    """Everything pending in one SQLite transaction, in one hop into the database thread."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(_SETTLE_TOKEN, [(r, u, a, token_id) for token_id, (r, u, a) in tokens.items()])
+        conn.executemany(_SETTLE_USER, [(r, u, n, user_id) for user_id, (r, u, n) in users.items()])
+        conn.executemany(_CHANNEL_USED, [(used, channel_id) for channel_id, used in channels.items()])
+        conn.executemany(_INSERT_LOG, [[f.get(c) for c in _LOG_COLUMNS] for f in logs])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return True
 
 
 class Batch:
@@ -132,6 +149,14 @@ class Batch:
         statements = 0
         db = self.db
         try:
+            if await db.sqlite_in_thread(_write_in_one_transaction, pending.tokens, pending.users,
+                                         pending.channels, pending.logs):
+                for token_id, values in pending.tokens.items():
+                    self._written("tokens", token_id, values[0])
+                for user_id, values in pending.users.items():
+                    self._written("users", user_id, values[0])
+                pending.tokens, pending.users, pending.channels, pending.logs = {}, {}, {}, []
+                return 1
             while pending.tokens:
                 token_id, (refund, used, accessed) = next(iter(pending.tokens.items()))
                 await db.execute(_SETTLE_TOKEN, [refund, used, accessed, token_id])

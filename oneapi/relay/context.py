@@ -127,6 +127,8 @@ class RelayContext:
     prompt_tokens: int = 0
     usage: Usage | None = None
     completion_text: list[str] = field(default_factory=list)
+    completion_events: list[bytes] = field(default_factory=list)  # raw SSE, read only without usage
+    completion_events_size: int = 0
     delivered: bool = False
     started: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .context import RelayContext, RelayError, Usage
+from .sse import read_completion_events
 
 if TYPE_CHECKING:
     from ..adaptor import RelayResult
@@ -147,6 +148,7 @@ async def final_usage(gw: Gateway, ctx: RelayContext, result: RelayResult | None
     prompt = await count_prompt(tok, ctx, gw.fetch_image)
     if ctx.mode in ("embeddings", "moderations"):
         return Usage(prompt, 0)
+    read_completion_events(ctx)
     texts = _texts_of(result.json) if result is not None and result.json else ctx.completion_text
     completion = await tok.count_text_async(ctx.model, "".join(texts)) if texts else 0
     return Usage(prompt, completion)

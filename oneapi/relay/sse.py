@@ -9,9 +9,12 @@ import orjson
 
 from .context import RelayContext, Usage
 
-__all__ = ["event_data", "iter_data", "iter_events", "relay_openai_stream", "usage_from_json"]
+__all__ = ["event_data", "iter_data", "iter_events", "read_completion_events", "relay_openai_stream",
+           "usage_from_json"]
 
 DONE = b"[DONE]"
+USAGE_KEY = b'"usage"'
+RAW_EVENTS_LIMIT = 16 * 1024  # bytes of raw events per stream kept unread (read beyond that)
 
 
 async def iter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -73,22 +76,74 @@ def collect_text(ctx: RelayContext, chunk: dict[str, Any]) -> None:
 async def relay_openai_stream(
     ctx: RelayContext, chunks: AsyncIterator[bytes], strip_usage_chunk: bool
 ) -> AsyncIterator[bytes]:
-    """Pass an OpenAI-format stream through event by event, reading usage and text on the way.
+    """Pass an OpenAI-format stream through, whole events at a time, reading its usage.
 
-    With ``strip_usage_chunk`` the usage-only chunk (``choices: []``) the gateway asked for
-    is not forwarded, since the client did not ask for it.
+    Only events that mention ``"usage"`` are parsed. The others are kept as raw bytes in
+    ``ctx.completion_events`` while no usage has arrived (read for text only if none
+    does, see ``read_completion_events``; past ``RAW_EVENTS_LIMIT`` bytes they are read
+    at once to bound memory). With ``strip_usage_chunk`` the usage-only chunk
+    (``choices: []``) the gateway asked for is not forwarded: the client did not ask for it.
     """
-    async for event in iter_events(chunks):
-        data = event_data(event)
-        if data is not None and data != DONE and data[:1] == b"{":
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        end = buffer.rfind(b"\n\n")
+        if end < 0:
+            continue
+        events, buffer = buffer[: end + 2], buffer[end + 2 :]
+        if events := _inspect(ctx, events, strip_usage_chunk):
+            yield events
+    if buffer.strip() and (events := _inspect(ctx, buffer.strip() + b"\n\n", strip_usage_chunk)):
+        yield events
+
+
+def _inspect(ctx: RelayContext, events: bytes, strip_usage_chunk: bool) -> bytes:
+    """Whole events as they go out: usage read (and its chunk maybe dropped), text kept."""
+    if USAGE_KEY in events:
+        kept = []
+        for event in events.split(b"\n\n"):
+            if event and not _usage_event(ctx, event, strip_usage_chunk):
+                kept.append(event + b"\n\n")
+        events = b"".join(kept)
+    if ctx.usage is None and events:
+        ctx.completion_events.append(events)
+        ctx.completion_events_size += len(events)
+        if ctx.completion_events_size > RAW_EVENTS_LIMIT:
+            read_completion_events(ctx)
+    return events
+
+
+def _usage_event(ctx: RelayContext, event: bytes, strip_usage_chunk: bool) -> bool:
+    """Read the usage of one event; True when the event is the usage-only chunk to drop."""
+    data = event_data(event)
+    if data is None or data[:1] != b"{" or USAGE_KEY not in data:
+        return False
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(chunk, dict) or not chunk.get("usage"):
+        return False
+    ctx.usage = usage_from_json(chunk["usage"])
+    ctx.completion_events.clear()  # the upstream counted: the text is not needed
+    ctx.completion_events_size = 0
+    return strip_usage_chunk and not chunk.get("choices")
+
+
+def read_completion_events(ctx: RelayContext) -> None:
+    """Move the text of the raw events kept in ``ctx.completion_events`` to ``ctx.completion_text``."""
+    for events in ctx.completion_events:
+        for event in events.split(b"\n\n"):
+            data = event_data(event) if event else None
+            if data is None or data[:1] != b"{":
+                continue
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:
-                chunk = None
+                continue
             if isinstance(chunk, dict):
-                if chunk.get("usage"):
-                    ctx.usage = usage_from_json(chunk["usage"])
-                    if strip_usage_chunk and not chunk.get("choices"):
-                        continue
                 collect_text(ctx, chunk)
-        yield event + b"\n\n"
+    ctx.completion_events.clear()
+    ctx.completion_events_size = 0

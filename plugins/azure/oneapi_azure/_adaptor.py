@@ -105,17 +105,23 @@ class AzureAdaptor(Adaptor):
         return AzureRelayError(err, extra) if extra else err
 
 
-async def _without_filter_only_chunks(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _without_filter_only_chunks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Drop the chunks Azure adds before the answer that hold only ``prompt_filter_results``
     (empty ``choices``, empty id and model): OpenAI clients expect ``choices: []`` only in
-    the final usage chunk. Every other chunk passes as it is."""
-    async for event in events:
-        if b'"prompt_filter_results"' in event:
-            payload = event.split(b"data:", 1)[-1].strip()
-            try:
-                chunk = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                chunk = None
-            if isinstance(chunk, dict) and not chunk.get("choices") and not chunk.get("usage"):
+    the final usage chunk. Every other event passes as it is."""
+    async for events in stream:  # whole SSE events, one or several
+        if b'"prompt_filter_results"' in events:
+            events = b"".join(e + b"\n\n" for e in events.split(b"\n\n") if e and not _filter_only(e))
+            if not events:
                 continue
-        yield event
+        yield events
+
+
+def _filter_only(event: bytes) -> bool:
+    if b'"prompt_filter_results"' not in event:
+        return False
+    try:
+        chunk = orjson.loads(event.split(b"data:", 1)[-1].strip())
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(chunk, dict) and not chunk.get("choices") and not chunk.get("usage")
