@@ -49,4 +49,5 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert "direct" not in gw["batching"]  # a setting of the gateway: nothing to compare with
     assert all(r["core_ref_ms"] > 0 for by in gw.values() for r in by.values())
     lines = {b["line"]: b for b in data["budget"]}
-    assert all(b["measured"] is not None for name, b in lines.items() if "workers" not in name)
+    assert all(b["measured"] is not None for name, b in lines.items()
+               if "workers" not in name and "LiteLLM" not in name)  # both need the full run
