@@ -117,14 +117,8 @@ def _inspect(ctx: RelayContext, events: bytes, strip_usage_chunk: bool) -> bytes
 
 def _usage_event(ctx: RelayContext, event: bytes, strip_usage_chunk: bool) -> bool:
     """Read the usage of one event; True when the event is the usage-only chunk to drop."""
-    data = event_data(event)
-    if data is None or data[:1] != b"{" or USAGE_KEY not in data:
-        return False
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return False
-    if not isinstance(chunk, dict) or not chunk.get("usage"):
+    chunk = _json_chunk(event) if USAGE_KEY in event else None
+    if chunk is None or not chunk.get("usage"):
         return False
     ctx.usage = usage_from_json(chunk["usage"])
     ctx.completion_events.clear()  # the upstream counted: the text is not needed
@@ -132,18 +126,24 @@ def _usage_event(ctx: RelayContext, event: bytes, strip_usage_chunk: bool) -> bo
     return strip_usage_chunk and not chunk.get("choices")
 
 
+def _json_chunk(event: bytes) -> dict[str, Any] | None:
+    """The JSON object an event carries, or None ([DONE], comments, broken JSON)."""
+    data = event_data(event)
+    if data is None or data[:1] != b"{":
+        return None
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
 def read_completion_events(ctx: RelayContext) -> None:
     """Move the text of the raw events kept in ``ctx.completion_events`` to ``ctx.completion_text``."""
     for events in ctx.completion_events:
         for event in events.split(b"\n\n"):
-            data = event_data(event) if event else None
-            if data is None or data[:1] != b"{":
-                continue
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(chunk, dict):
+            chunk = _json_chunk(event) if event else None
+            if chunk is not None:
                 collect_text(ctx, chunk)
     ctx.completion_events.clear()
     ctx.completion_events_size = 0
