@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +105,25 @@ class Admin:
 
     def logs(self, **params: Any) -> list[dict[str, Any]]:
         return list(api(self.root, "GET", "/api/log/", params={"page_size": 100, **params}))
+
+
+@contextlib.contextmanager
+def logged_in_user(admin: Admin, quota: int = 100_000_000) -> Iterator[dict[str, Any]]:
+    """A new user with ``quota`` and its login session: ``{"user": ..., "session": ...}``."""
+    user = admin.user(quota=quota)
+    session = admin.gateway.login(user["username"], "password123")
+    try:
+        yield {"user": user, "session": session}
+    finally:
+        session.close()
+
+
+def new_token(admin: Admin, owner: dict[str, Any], remain_quota: int = 5_000_000) -> dict[str, Any]:
+    """A fresh limited token of ``owner`` (from ``logged_in_user``), made through its session."""
+    name = admin.unique("t")
+    api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": remain_quota,
+                                                        "unlimited_quota": False, "expired_time": -1})
+    return dict(api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0])
 
 
 @pytest.fixture(scope="session")

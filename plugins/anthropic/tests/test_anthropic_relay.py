@@ -11,7 +11,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env
+from tests.conftest import Admin, gateway_env, logged_in_user, new_token
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.gateway import GatewayProcess, api
 
@@ -49,12 +49,10 @@ def admin(gateway: GatewayProcess) -> Iterator[Admin]:
 
 
 @pytest.fixture(scope="module")
-def owner(admin: Admin, gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
+def owner(admin: Admin) -> Iterator[dict[str, Any]]:
     """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    user = admin.user(quota=100_000_000)
-    session = gateway.login(user["username"], "password123")
-    yield {"user": user, "session": session}
-    session.close()
+    with logged_in_user(admin) as owner:
+        yield owner
 
 
 @pytest.fixture
@@ -62,10 +60,7 @@ def setup(admin: Admin, fake: FakeAnthropic, owner: dict[str, Any]) -> Iterator[
     fake.reset()
     channel = admin.channel(fake.base_url, f"{HAIKU},claude-3-haiku-20240307,claude-alias", type=14,
                             key=KEY, model_mapping=json.dumps({"claude-alias": "claude-sonnet-4-20250514"}))
-    name = admin.unique("t")
-    api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": 5_000_000,
-                                                        "unlimited_quota": False, "expired_time": -1})
-    token = api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0]
+    token = new_token(admin, owner)
     yield {"channel": channel, "user": owner["user"], "token": token}
     admin.delete_channel(channel["id"])
     fake.reset()

@@ -13,10 +13,10 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import Admin, gateway_env
+from tests.conftest import Admin, gateway_env, logged_in_user, new_token
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess, api
+from tests.gateway import GatewayProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,11 +64,9 @@ def admin(gateway: GatewayProcess, fake_ant: FakeAnthropic, fake_oai: FakeOpenAI
 
 
 @pytest.fixture(scope="module")
-def owner(admin: Admin, gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
-    user = admin.user(quota=100_000_000)
-    session = gateway.login(user["username"], "password123")
-    yield {"user": user, "session": session}
-    session.close()
+def owner(admin: Admin) -> Iterator[dict[str, Any]]:
+    with logged_in_user(admin) as owner:
+        yield owner
 
 
 @pytest.fixture
@@ -76,10 +74,7 @@ def token(admin: Admin, owner: dict[str, Any], fake_ant: FakeAnthropic, fake_oai
     """A fresh token per test (so its consume logs are the test's own); fakes reset."""
     fake_ant.reset()
     fake_oai.reset()
-    name = admin.unique("t")
-    api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": 5_000_000,
-                                                        "unlimited_quota": False, "expired_time": -1})
-    yield api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0]
+    yield new_token(admin, owner)
     fake_ant.reset()
     fake_oai.reset()
 

@@ -11,7 +11,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env
+from tests.conftest import Admin, gateway_env, logged_in_user, new_token
 from tests.fakes.azure_upstream import FakeAzure
 from tests.gateway import GatewayProcess, api
 
@@ -48,22 +48,17 @@ def admin(gateway: GatewayProcess) -> Iterator[Admin]:
 
 
 @pytest.fixture(scope="module")
-def owner(admin: Admin, gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
+def owner(admin: Admin) -> Iterator[dict[str, Any]]:
     """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    user = admin.user(quota=100_000_000)
-    session = gateway.login(user["username"], "password123")
-    yield {"user": user, "session": session}
-    session.close()
+    with logged_in_user(admin) as owner:
+        yield owner
 
 
 def make_setup(admin: Admin, fake: FakeAzure, owner: dict[str, Any], **fields: Any) -> dict[str, Any]:
     base_url = fields.pop("base_url", fake.base_url)
     channel = admin.channel(base_url, f"{TURBO},gpt-4o,text-embedding-3-small,dall-e-3,tts-1,whisper-1",
                             **{"type": 3, "key": KEY, **fields})
-    name = admin.unique("t")
-    api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": 50_000_000,
-                                                        "unlimited_quota": False, "expired_time": -1})
-    token = api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0]
+    token = new_token(admin, owner, remain_quota=50_000_000)
     return {"channel": channel, "user": owner["user"], "token": token}
 
 

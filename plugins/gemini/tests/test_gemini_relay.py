@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env
+from tests.conftest import Admin, gateway_env, logged_in_user, new_token
 from tests.fakes.gemini_upstream import PNG_1X1, FakeGemini
 from tests.gateway import GatewayProcess, api
 
@@ -55,21 +55,16 @@ def admin(gateway: GatewayProcess) -> Iterator[Admin]:
 
 
 @pytest.fixture(scope="module")
-def owner(admin: Admin, gateway: GatewayProcess) -> Iterator[dict[str, Any]]:
+def owner(admin: Admin) -> Iterator[dict[str, Any]]:
     """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    user = admin.user(quota=100_000_000)
-    session = gateway.login(user["username"], "password123")
-    yield {"user": user, "session": session}
-    session.close()
+    with logged_in_user(admin) as owner:
+        yield owner
 
 
 def make_setup(admin: Admin, fake: FakeGemini, owner: dict[str, Any], **fields: Any) -> dict[str, Any]:
     channel = admin.channel(fake.base_url, f"{FLASH},gemini-2.5-pro,text-embedding-004,gemma-3-27b-it",
                             **{"type": 24, "key": KEY, **fields})
-    name = admin.unique("t")
-    api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": 5_000_000,
-                                                        "unlimited_quota": False, "expired_time": -1})
-    token = api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0]
+    token = new_token(admin, owner)
     return {"channel": channel, "user": owner["user"], "token": token}
 
 
