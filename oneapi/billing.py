@@ -147,7 +147,9 @@ class Ledger:
     """Atomic quota movements on tokens and users, and the consume log.
 
     The hot path sends plain SQL (no ORM query building). Settlement counters, refunds
-    and log rows go through the ``batch``; reservations stay immediate.
+    and log rows go through the ``batch``. Reservations are immediate conditional UPDATEs,
+    or, with ``local`` (BATCH_UPDATE_ENABLED), taken from in-memory balances and written
+    with the batch.
     """
 
     def __init__(self, db: Database, batch: Batch, local: LocalQuota | None = None) -> None:

@@ -261,7 +261,6 @@ def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
 
 
 def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Response:
-
     chunks = adaptor.stream_response(ctx, upstream)
     inbound = _converting_inbound(ctx, adaptor)
     if inbound is not None:
@@ -287,7 +286,6 @@ def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Re
 
 
 def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Response:
-
     async def body() -> AsyncIterator[bytes]:
         try:
             async for chunk in upstream.aiter_raw():
