@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     from .api import api_blueprint
     from .relay import relay_blueprint
+    from .relay.lane import FastLane
     from .web import web_blueprint
 
     app.register_blueprint(relay_blueprint())
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None) -> Quart:
             rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint.name + ".")
         )
     app.register_blueprint(web_blueprint())
+    lane = FastLane(gw, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"])
+    app.asgi_app = lane.wrap(app.asgi_app)  # type: ignore[method-assign]
 
     @app.before_request
     async def read_body() -> None:

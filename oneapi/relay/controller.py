@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 from quart import Response, current_app, request
-from werkzeug.exceptions import HTTPException
 
 from .. import models
 from ..auth import authenticate_relay
 from . import modes
 from .channel_test import apply_health
 from .context import ChannelRecord, RelayContext, RelayError
+from .exchange import Chunks, Incoming, Reply
 from .inbound import Inbound
 
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
     from ..app import Gateway
 
-__all__ = ["error_response", "relay"]
+__all__ = ["error_reply", "error_response", "quart_response", "relay", "relay_reply"]
 
 log = logging.getLogger("oneapi.relay")
 
@@ -37,12 +38,19 @@ def new_request_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:12]
 
 
-def error_response(err: RelayError, request_id: str, inbound: Inbound | None = None) -> Response:
+def error_reply(err: RelayError, request_id: str, inbound: Inbound | None = None) -> Reply:
     body = inbound.error_body(err, request_id) if inbound is not None else orjson.dumps(err.body(request_id))
-    response = Response(body, err.status, content_type="application/json")
-    response.headers["X-Oneapi-Request-Id"] = request_id
+    return Reply(err.status, "application/json", body, {"X-Oneapi-Request-Id": request_id})
+
+
+def quart_response(reply: Reply) -> Response:
+    response = Response(reply.body, reply.status, headers=reply.headers, content_type=reply.content_type)
     response.timeout = None  # no send timeout: spares Quart a wait_for task per response
     return response
+
+
+def error_response(err: RelayError, request_id: str, inbound: Inbound | None = None) -> Response:
+    return quart_response(error_reply(err, request_id, inbound))
 
 
 async def _call_hooks(results: list[Any]) -> None:
@@ -51,24 +59,25 @@ async def _call_hooks(results: list[Any]) -> None:
             await result
 
 
-def client_key() -> str:
-    headers = request.headers
-    return headers.get("Authorization") or headers.get("x-api-key") or headers.get("api-key") or ""
+def client_key(headers: Any = None) -> str:
+    """The client's key, from whichever header its SDK sends it in (Quart's request by default)."""
+    if headers is None:
+        headers = request.headers
+    return headers.get("authorization") or headers.get("x-api-key") or headers.get("api-key") or ""
 
 
-async def parse_request(
-    gw: Gateway, mode: modes.Mode, path_model: str | None, inbound: Inbound | None = None
+def parse_request(
+    incoming: Incoming, mode: modes.Mode, path_model: str | None, inbound: Inbound | None = None
 ) -> dict[str, Any]:
     """Body, payload/form, model and stream flag of the incoming request."""
-    body = await request.get_data(cache=False)
-    content_type = request.headers.get("Content-Type", "")
+    body = incoming.body
+    content_type = incoming.headers.get("content-type") or ""
     out: dict[str, Any] = {"body": body, "content_type": content_type, "payload": None, "form": None}
     if mode.multipart:
-        if "multipart/form-data" not in content_type:
+        if "multipart/form-data" not in content_type or incoming.form is None:
             raise RelayError(400, "this endpoint expects multipart/form-data", "invalid_request_error",
                              "invalid_content_type")
-        form = await request.form
-        out["form"] = {k: v for k, v in form.items()}
+        out["form"] = incoming.form
         out["model"] = out["form"].get("model") or mode.default_model
         out["is_stream"] = False
         return out
@@ -93,15 +102,42 @@ async def parse_request(
 
 
 async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound | None = None) -> Response:
-    """Relay one /v1 request; every failure becomes an error in the client's shape."""
+    """Relay the current Quart request (plugins' routes use this, e.g. with an ``inbound``)."""
+    headers = request.headers
+    body = await request.get_data(cache=False)
+    form = None
+    if modes.MODES[mode_name].multipart and "multipart/form-data" in headers.get("content-type", ""):
+        form = dict((await request.form).items())
+    incoming = Incoming(headers, request.remote_addr or "", body, form)
     gw: Gateway = current_app.extensions["oneapi"]
+    # Quart cancels a handler whose client left; the relay runs on, as in the fast lane, so an
+    # upstream call that was made is settled (a stream nobody reads is closed and settled).
+    work = asyncio.ensure_future(relay_reply(gw, incoming, mode_name, path_model, inbound))
+    try:
+        return quart_response(await asyncio.shield(work))
+    except asyncio.CancelledError:
+        work.add_done_callback(lambda done: _drop_unsent(gw, done))
+        raise
+
+
+def _drop_unsent(gw: Gateway, work: asyncio.Future[Reply]) -> None:
+    if work.cancelled() or work.exception() is not None:
+        return
+    body = work.result().body
+    if isinstance(body, Chunks):
+        gw.in_background(body.aclose())
+
+
+async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_model: str | None = None,
+                      inbound: Inbound | None = None) -> Reply:
+    """Relay one /v1 request; every failure becomes an error in the client's shape."""
     request_id = new_request_id()
     ctx: RelayContext | None = None
     reserved = 0
     try:
-        token, user, pinned = await authenticate_relay(gw.cache, client_key(), request.remote_addr or "")
+        token, user, pinned = await authenticate_relay(gw.cache, client_key(incoming.headers), incoming.remote_addr)
         mode = modes.MODES[mode_name]
-        parsed = await parse_request(gw, mode, path_model, inbound)
+        parsed = parse_request(incoming, mode, path_model, inbound)
         if token.models is not None and parsed["model"] not in token.models:
             raise RelayError(403, f"this token may not use model {parsed['model']}", "permission_error",
                              "model_not_allowed", "model")
@@ -133,18 +169,20 @@ async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound 
     except RelayError as err:
         if reserved and ctx is not None:
             await gw.ledger.refund(ctx, reserved)
-        return error_response(err, request_id, inbound)
-    except HTTPException:
-        raise  # 413 and the like: answered by the relay blueprint's handler
+        return error_reply(err, request_id, inbound)
+    except asyncio.CancelledError:  # the client left (Quart cancels its handler): nothing was delivered
+        if reserved and ctx is not None:
+            gw.in_background(gw.ledger.refund(ctx, reserved))
+        raise
     except Exception:
         log.exception("request %s failed inside the gateway", request_id)
         if reserved and ctx is not None:
             await gw.ledger.refund(ctx, reserved)
-        return error_response(RelayError(500, "the gateway failed to handle this request; it was not "
+        return error_reply(RelayError(500, "the gateway failed to handle this request; it was not "
                                          "charged", "one_api_error", "internal_error"), request_id, inbound)
 
 
-async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Response:
+async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Reply:
     """Try channels until one answers; retry others on retryable errors."""
     tried: set[int] = set()
     retries = 0 if pinned is not None else max(gw.options.int("RetryTimes"), 0)
@@ -214,7 +252,7 @@ def _choose(gw: Gateway, ctx: RelayContext, pinned: int | None, tried: set[int],
     return channel
 
 
-async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserved: int) -> Response:
+async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserved: int) -> Reply:
     timeout = gw.settings.RELAY_TIMEOUT or None
     try:
         upstream = await adaptor.send(ctx, timeout)
@@ -246,10 +284,7 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
     inbound = _converting_inbound(ctx, adaptor)
     if inbound is not None:
         result = inbound.result(ctx, result)
-    response = Response(result.body, result.status, content_type=result.content_type)
-    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
-    response.timeout = None  # no send timeout: spares Quart a wait_for task per response
-    return response
+    return Reply(result.status, result.content_type, result.body, {"X-Oneapi-Request-Id": ctx.request_id})
 
 
 def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
@@ -260,46 +295,44 @@ def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
     return inbound
 
 
-def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Response:
+def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Reply:
     chunks = adaptor.stream_response(ctx, upstream)
     inbound = _converting_inbound(ctx, adaptor)
     if inbound is not None:
         chunks = inbound.stream(ctx, chunks)
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in chunks:
                 ctx.delivered = True
                 yield chunk
         except httpx.HTTPError as exc:
             log.warning("request %s: upstream stream broke: %s", ctx.request_id, exc)
-        finally:
-            await upstream.aclose()
-            gw.in_background(_settle(gw, ctx, reserved, None))
 
-    response = Response(body(), 200, content_type="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
-    response.timeout = None
-    return response
+    return Reply(200, "text/event-stream", Chunks(body(), _finisher(gw, ctx, upstream, reserved)),
+                 {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Oneapi-Request-Id": ctx.request_id})
 
 
-def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Response:
-    async def body() -> AsyncIterator[bytes]:
+def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Reply:
+    async def body() -> AsyncGenerator[bytes, None]:
+        async for chunk in upstream.aiter_raw():
+            ctx.delivered = True
+            yield chunk
+
+    return Reply(upstream.status_code, upstream.headers.get("content-type", "application/octet-stream"),
+                 Chunks(body(), _finisher(gw, ctx, upstream, reserved)), {"X-Oneapi-Request-Id": ctx.request_id})
+
+
+def _finisher(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Callable[[], Awaitable[None]]:
+    """What ends a streamed reply: close the upstream, settle for what was delivered."""
+
+    async def finish() -> None:
         try:
-            async for chunk in upstream.aiter_raw():
-                ctx.delivered = True
-                yield chunk
-        finally:
             await upstream.aclose()
+        finally:
             gw.in_background(_settle(gw, ctx, reserved, None))
 
-    response = Response(body(), upstream.status_code,
-                        content_type=upstream.headers.get("content-type", "application/octet-stream"))
-    response.headers["X-Oneapi-Request-Id"] = ctx.request_id
-    response.timeout = None
-    return response
+    return finish
 
 
 def _settle_later(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
