@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         for task in gw.tasks:
             task.cancel()
         await asyncio.gather(*gw.tasks, return_exceptions=True)
-        await gw.ledger.batch.flush()  # in-flight requests and their settlements are done
+        await gw.ledger.batch.aclose()  # in-flight requests and their settlements are done
         if gw.http is not None:
             await gw.http.aclose()
         await gw.cache.close()

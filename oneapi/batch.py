@@ -1,13 +1,16 @@
 """Settlement writes, summed in memory and written together: usage counters, refunds of
-over-reservations, and log rows.
+over-reservations, and log rows; on SQLite also the reservations (claims) of waiting requests.
 
 With BATCH_UPDATE_ENABLED they are flushed every BATCH_UPDATE_INTERVAL seconds and at
-shutdown. Without it the batch is *continuous* (group commit): a flush starts as soon as
-something is pending, and whatever settles while it writes goes into the next one, so under
-load many requests share each statement while a lone request is written at once.
+shutdown. Without it the batch is *continuous* (group commit): a claim is written at once,
+together with whatever else is pending, and settlements wait at most ``SETTLE_DELAY`` for
+company (a lone request's settlement is then written while the next request waits for its
+upstream, not while it is being parsed); whatever arrives during a write goes into the next
+one, so under load many requests share each transaction and each hop into SQLite's thread.
 
-Without BATCH_UPDATE_ENABLED quota reservations are immediate conditional UPDATEs, so a hard
-crash can lose at most the pending counters and refunds, never let quota go negative. With it,
+Without BATCH_UPDATE_ENABLED quota reservations are conditional UPDATEs written before the
+upstream call (each claim has its own outcome), so a hard crash can lose at most the pending
+counters and refunds, never let quota go negative. With it,
 reservations are pending quota deltas here too, checked against balances held in memory
 (oneapi/_local_quota.py): the first field of each token and user entry is the net change
 to its remaining quota, the same field refunds use.
@@ -26,6 +29,12 @@ if TYPE_CHECKING:
     from .db import Database
 
 __all__ = ["Batch"]
+
+SETTLE_DELAY = 0.005  # seconds a settlement may wait for others to share its write
+
+RESERVE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"
+RESERVE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
+REFUND_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
 
 _SETTLE_TOKEN = (
     "UPDATE tokens SET remain_quota = remain_quota + ?, used_quota = used_quota + ?, accessed_time = ? "
@@ -46,20 +55,37 @@ _INSERT_LOG = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({', '.join(
 log = logging.getLogger("oneapi.batch")
 
 
+Claim = tuple[int | None, int, int, "asyncio.Future[str | None]"]  # token (None: unlimited), user, amount
+
+
+def _claim(conn: sqlite3.Connection, token_id: int | None, user_id: int, amount: int) -> str:
+    """One reservation inside the open transaction: "ok", or whose quota was short."""
+    if token_id is not None and not conn.execute(RESERVE_TOKEN, (amount, token_id, amount)).rowcount:
+        return "token"
+    if not conn.execute(RESERVE_USER, (amount, user_id, amount)).rowcount:
+        if token_id is not None:
+            conn.execute(REFUND_TOKEN, (amount, token_id))
+        return "user"
+    return "ok"
+
+
 def _write_in_one_transaction(conn: sqlite3.Connection, tokens: dict[int, list[int]], users: dict[int, list[int]],
-                              channels: dict[int, int], logs: list[dict[str, Any]]) -> bool:
-    """Everything pending in one SQLite transaction, in one hop into the database thread."""
+                              channels: dict[int, int], logs: list[dict[str, Any]],
+                              claims: list[Claim]) -> list[str]:
+    """Everything pending in one SQLite transaction, in one hop into the database thread:
+    settlements first (their refunds may make room), then the claims; their outcomes."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(_SETTLE_TOKEN, [(r, u, a, token_id) for token_id, (r, u, a) in tokens.items()])
         conn.executemany(_SETTLE_USER, [(r, u, n, user_id) for user_id, (r, u, n) in users.items()])
         conn.executemany(_CHANNEL_USED, [(used, channel_id) for channel_id, used in channels.items()])
         conn.executemany(_INSERT_LOG, [[f.get(c) for c in _LOG_COLUMNS] for f in logs])
+        outcomes = [_claim(conn, token_id, user_id, amount) for token_id, user_id, amount, _ in claims]
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return True
+    return outcomes
 
 
 class Batch:
@@ -73,6 +99,8 @@ class Batch:
         self.users: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # refund, used, requests
         self.channels: dict[int, int] = defaultdict(int)
         self.logs: list[dict[str, Any]] = []
+        self.claims: list[Claim] = []
+        self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._inflight: asyncio.Future[int] | None = None
         self._writing: Batch | None = None
@@ -91,6 +119,16 @@ class Batch:
         if channel_id is not None and charged:
             self.channels[channel_id] += charged
         self._kick()
+
+    def claim(self, token_id: int | None, user_id: int, amount: int) -> asyncio.Future[str | None]:
+        """Reserve ``amount`` from the token (None: unlimited) and the user in the next write,
+        which starts at once: "ok", "token" or "user" (whose quota was short), or None where
+        the database is not SQLite (the caller reserves itself)."""
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self.claims.append((token_id, user_id, amount, future))
+        self._wake.set()
+        self._kick(urgent=True)
+        return future
 
     def take(self, token_id: int | None, user_id: int, amount: int) -> None:
         """A reservation of ``amount`` from the token (None: unlimited) and the user, written later."""
@@ -115,17 +153,31 @@ class Batch:
         self.logs.append(fields)
         self._kick()
 
-    def _kick(self) -> None:
-        if self.continuous and (self._drainer is None or self._drainer.done()):
+    def _kick(self, urgent: bool = False) -> None:
+        if (self.continuous or urgent) and (self._drainer is None or self._drainer.done()):
             self._drainer = asyncio.ensure_future(self._drain())
 
     async def _drain(self) -> None:
         while len(self):
+            if not self.claims:  # settlements only: let others join for a moment, or a claim
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(SETTLE_DELAY):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
             if await self.flush() < 0:
                 await asyncio.sleep(1.0)  # the database is failing: retry, do not spin
 
+    async def aclose(self) -> None:
+        """Stop the continuous writer and write what is pending (at shutdown)."""
+        if self._drainer is not None and not self._drainer.done():
+            self._drainer.cancel()
+            await asyncio.gather(self._drainer, return_exceptions=True)
+        await self.flush()
+
     def __len__(self) -> int:
-        return len(self.tokens) + len(self.users) + len(self.channels) + len(self.logs)
+        return len(self.tokens) + len(self.users) + len(self.channels) + len(self.logs) + len(self.claims)
 
     async def flush(self) -> int:
         """Write everything pending; returns how many statements were sent (-1: it failed).
@@ -141,6 +193,7 @@ class Batch:
             pending.users, self.users = self.users, pending.users
             pending.channels, self.channels = self.channels, pending.channels
             pending.logs, self.logs = self.logs, pending.logs
+            pending.claims, self.claims = self.claims, pending.claims
             self._writing = pending
             self._inflight = asyncio.ensure_future(self._write(pending))
             return await asyncio.shield(self._inflight)
@@ -148,15 +201,24 @@ class Batch:
     async def _write(self, pending: Batch) -> int:
         statements = 0
         db = self.db
+        claims, pending.claims = pending.claims, []
         try:
-            if await db.sqlite_in_thread(_write_in_one_transaction, pending.tokens, pending.users,
-                                         pending.channels, pending.logs):
+            outcomes = await db.sqlite_in_thread(_write_in_one_transaction, pending.tokens, pending.users,
+                                                 pending.channels, pending.logs, claims)
+            if outcomes is not None:
                 for token_id, values in pending.tokens.items():
                     self._written("tokens", token_id, values[0])
                 for user_id, values in pending.users.items():
                     self._written("users", user_id, values[0])
                 pending.tokens, pending.users, pending.channels, pending.logs = {}, {}, {}, []
+                for (*_, future), outcome in zip(claims, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
                 return 1
+            for *_, future in claims:  # not SQLite: the caller reserves with its own statements
+                if not future.done():
+                    future.set_result(None)
+            claims = []
             while pending.tokens:
                 token_id, (refund, used, accessed) = next(iter(pending.tokens.items()))
                 await db.execute(_SETTLE_TOKEN, [refund, used, accessed, token_id])
@@ -178,8 +240,11 @@ class Batch:
                 await db.execute_many(_INSERT_LOG, [[f.get(c) for c in _LOG_COLUMNS] for f in pending.logs])
                 pending.logs = []
                 statements += 1
-        except Exception:
+        except Exception as exc:
             log.exception("batch flush failed; %d pending updates are kept for the next flush", len(pending))
+            for *_, future in claims:  # a reservation is not retried later: its request fails now
+                if not future.done():
+                    future.set_exception(exc)
             self._merge(pending)
             return -1
         finally:

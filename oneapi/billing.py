@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import models
+from .batch import REFUND_TOKEN as _REFUND_TOKEN
+from .batch import RESERVE_TOKEN as _RESERVE_TOKEN
+from .batch import RESERVE_USER as _RESERVE_USER
 from .batch import Batch
 from .relay.context import RelayContext, RelayError, Usage
 
@@ -113,9 +115,6 @@ class Pricing:
         return int(price.model_ratio * price.group_ratio * size_ratio * 1000) * n
 
 
-_RESERVE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"
-_RESERVE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
-_REFUND_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
 _REFUND_USER = "UPDATE users SET quota = quota + ? WHERE id = ?"
 
 
@@ -126,30 +125,14 @@ def _not_enough(whose: str, amount: int) -> RelayError:
     )
 
 
-def _reserve_both(conn: sqlite3.Connection, token_id: int | None, user_id: int, amount: int) -> str:
-    """Both reservations in one SQLite transaction: "ok", or whose quota was short."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if token_id is not None and not conn.execute(_RESERVE_TOKEN, (amount, token_id, amount)).rowcount:
-            conn.execute("ROLLBACK")
-            return "token"
-        if not conn.execute(_RESERVE_USER, (amount, user_id, amount)).rowcount:
-            conn.execute("ROLLBACK")
-            return "user"
-        conn.execute("COMMIT")
-        return "ok"
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
 class Ledger:
     """Atomic quota movements on tokens and users, and the consume log.
 
     The hot path sends plain SQL (no ORM query building). Settlement counters, refunds
-    and log rows go through the ``batch``. Reservations are immediate conditional UPDATEs,
-    or, with ``local`` (BATCH_UPDATE_ENABLED), taken from in-memory balances and written
-    with the batch.
+    and log rows go through the ``batch``. Reservations are conditional UPDATEs before the
+    upstream call: on SQLite claims written by the batch at once (concurrent requests share
+    a transaction), elsewhere statements of their own; with ``local`` (BATCH_UPDATE_ENABLED)
+    they are taken from in-memory balances and written with the batch.
     """
 
     def __init__(self, db: Database, batch: Batch, local: LocalQuota | None = None) -> None:
@@ -169,8 +152,10 @@ class Ledger:
         token_id = None if token.unlimited_quota else token.id
         if self.local is not None:
             outcome = await self.local.reserve(token_id, ctx.user.id, amount)
+        elif self.db.dialect == "sqlite":  # SQLite has one writer: reservations share its writes
+            outcome = await self.batch.claim(token_id, ctx.user.id, amount)
         else:
-            outcome = await self.db.sqlite_in_thread(_reserve_both, token_id, ctx.user.id, amount)
+            outcome = None
         if outcome is not None:
             if outcome != "ok":
                 raise _not_enough(outcome, amount)
