@@ -88,6 +88,10 @@ def _write_in_one_transaction(conn: sqlite3.Connection, tokens: dict[int, list[i
     return outcomes
 
 
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Batch:
     """Pending additive updates per token, user and channel, and pending log rows."""
 
@@ -121,11 +125,18 @@ class Batch:
         self._kick()
 
     def claim(self, token_id: int | None, user_id: int, amount: int) -> asyncio.Future[str | None]:
-        """Reserve ``amount`` from the token (None: unlimited) and the user in the next write,
-        which starts at once: "ok", "token" or "user" (whose quota was short), or None where
-        the database is not SQLite (the caller reserves itself)."""
+        """Reserve ``amount`` from the token (None: unlimited) and the user: "ok", "token" or
+        "user" (whose quota was short), or None where the database is not SQLite (the caller
+        reserves itself). Written at once, with whatever else is pending, on the event loop's
+        own connection when no write is under way (the future is then already done), else
+        with the next write."""
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.claims.append((token_id, user_id, amount, future))
+        if not self._lock.locked() and (self._inflight is None or self._inflight.done()):
+            pending = self._take_pending()
+            if self._write_here(pending):
+                return future
+            self._merge(pending)
         self._wake.set()
         self._kick(urgent=True)
         return future
@@ -188,37 +199,77 @@ class Batch:
         async with self._lock:
             if self._inflight is not None and not self._inflight.done():
                 await asyncio.shield(self._inflight)
-            pending = Batch(self.db)
-            pending.tokens, self.tokens = self.tokens, pending.tokens
-            pending.users, self.users = self.users, pending.users
-            pending.channels, self.channels = self.channels, pending.channels
-            pending.logs, self.logs = self.logs, pending.logs
-            pending.claims, self.claims = self.claims, pending.claims
+            pending = self._take_pending()
+            if not len(pending):
+                return 0
+            done = self._write_here(pending)
+            if done:
+                return done
             self._writing = pending
             self._inflight = asyncio.ensure_future(self._write(pending))
             return await asyncio.shield(self._inflight)
 
+    def _take_pending(self) -> Batch:
+        pending = Batch(self.db)
+        pending.tokens, self.tokens = self.tokens, pending.tokens
+        pending.users, self.users = self.users, pending.users
+        pending.channels, self.channels = self.channels, pending.channels
+        pending.logs, self.logs = self.logs, pending.logs
+        pending.claims, self.claims = self.claims, pending.claims
+        return pending
+
+    def _write_here(self, pending: Batch) -> int:
+        """The SQLite transaction on the event loop's own connection, if SQLite's write lock is
+        free: 1 written, -1 failed (claims fail, the rest is kept), 0 not here (locked, not SQLite)."""
+        try:
+            outcomes = self.db.sqlite_here(_write_in_one_transaction, pending.tokens, pending.users,
+                                           pending.channels, pending.logs, pending.claims)
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                return 0
+            self._failed(pending, exc)
+            return -1
+        except Exception as exc:
+            self._failed(pending, exc)
+            return -1
+        if outcomes is None:
+            return 0
+        self._written_all(pending, outcomes)
+        return 1
+
+    def _written_all(self, pending: Batch, outcomes: list[str]) -> None:
+        for token_id, values in pending.tokens.items():
+            self._written("tokens", token_id, values[0])
+        for user_id, values in pending.users.items():
+            self._written("users", user_id, values[0])
+        for (*_, future), outcome in zip(pending.claims, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
+        pending.tokens, pending.users, pending.channels, pending.logs, pending.claims = {}, {}, {}, [], []
+
+    def _failed(self, pending: Batch, exc: Exception) -> None:
+        log.error("batch write failed (%r); %d pending updates are kept for the next write", exc, len(pending))
+        for *_, future in pending.claims:  # a reservation is not retried later: its request fails now
+            if not future.done():
+                future.set_exception(exc)
+        pending.claims = []
+        self._merge(pending)
+
     async def _write(self, pending: Batch) -> int:
+        """The write in the database thread (which waits for SQLite's lock), or, on other
+        databases, statement by statement."""
         statements = 0
         db = self.db
-        claims, pending.claims = pending.claims, []
         try:
             outcomes = await db.sqlite_in_thread(_write_in_one_transaction, pending.tokens, pending.users,
-                                                 pending.channels, pending.logs, claims)
+                                                 pending.channels, pending.logs, pending.claims)
             if outcomes is not None:
-                for token_id, values in pending.tokens.items():
-                    self._written("tokens", token_id, values[0])
-                for user_id, values in pending.users.items():
-                    self._written("users", user_id, values[0])
-                pending.tokens, pending.users, pending.channels, pending.logs = {}, {}, {}, []
-                for (*_, future), outcome in zip(claims, outcomes, strict=True):
-                    if not future.done():
-                        future.set_result(outcome)
+                self._written_all(pending, outcomes)
                 return 1
-            for *_, future in claims:  # not SQLite: the caller reserves with its own statements
+            for *_, future in pending.claims:  # not SQLite: the caller reserves with its own statements
                 if not future.done():
                     future.set_result(None)
-            claims = []
+            pending.claims = []
             while pending.tokens:
                 token_id, (refund, used, accessed) = next(iter(pending.tokens.items()))
                 await db.execute(_SETTLE_TOKEN, [refund, used, accessed, token_id])
@@ -241,11 +292,7 @@ class Batch:
                 pending.logs = []
                 statements += 1
         except Exception as exc:
-            log.exception("batch flush failed; %d pending updates are kept for the next flush", len(pending))
-            for *_, future in claims:  # a reservation is not retried later: its request fails now
-                if not future.done():
-                    future.set_exception(exc)
-            self._merge(pending)
+            self._failed(pending, exc)
             return -1
         finally:
             self._writing = None  # written or merged back: no longer counted twice
@@ -268,3 +315,4 @@ class Batch:
         for channel_id, used in other.channels.items():
             self.channels[channel_id] += used
         self.logs = other.logs + self.logs
+        self.claims = other.claims + self.claims

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -63,6 +64,8 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = dsn_to_url(settings)
+        self.sqlite_path = None if settings.SQL_DSN else os.path.abspath(settings.SQLITE_PATH)
+        self._here: sqlite3.Connection | None = None
         self.dialect = "sqlite"
         self.statements = 0
         self._translated: dict[str, str] = {}
@@ -95,6 +98,9 @@ class Database:
             setattr(conn, name, counted)
 
     async def close(self) -> None:
+        if self._here is not None:
+            self._here.close()
+            self._here = None
         await Tortoise.close_connections()
 
     def sql(self, text: str) -> str:
@@ -134,6 +140,23 @@ class Database:
                 return None
             self.statements += 1  # one round trip, however many statements
             return await run(fn, raw, *args)  # type: ignore[no-any-return]
+
+    def sqlite_here(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """Run ``fn(sqlite3_connection, *args)`` right here, on a connection of this thread's own
+        that never waits for SQLite's write lock: a short write costs microseconds, a hop into
+        the database thread (and back, under a busy event loop) milliseconds. Raises
+        ``sqlite3.OperationalError`` ("database is locked") while another connection writes;
+        the caller then takes ``sqlite_in_thread``. None where the database is not SQLite."""
+        if self.sqlite_path is None or self.dialect != "sqlite":
+            return None
+        conn = self._here
+        if conn is None:
+            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 0")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._here = conn
+        self.statements += 1  # one round trip, however many statements
+        return fn(conn, *args)
 
     async def execute_many(self, text: str, rows: list[list[Any]]) -> None:
         await self.conn.execute_many(self.sql(text), rows)
