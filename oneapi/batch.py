@@ -3,10 +3,11 @@ over-reservations, and log rows; on SQLite also the reservations (claims) of wai
 
 With BATCH_UPDATE_ENABLED they are flushed every BATCH_UPDATE_INTERVAL seconds and at
 shutdown. Without it the batch is *continuous* (group commit): a claim is written at once,
-together with whatever else is pending, and settlements wait at most ``SETTLE_DELAY`` for
-company (a lone request's settlement is then written while the next request waits for its
-upstream, not while it is being parsed); whatever arrives during a write goes into the next
-one, so under load many requests share each transaction and each hop into SQLite's thread.
+and settlements wait at most ``SETTLE_DELAY`` for company (a lone request's settlement is
+then written while the next request waits for its upstream, not while it is being parsed);
+whatever arrives during a write goes into the next one, so under load many requests share
+each transaction. SQLite writes run on the event loop's own connection while SQLite's write
+lock is free (``Database.sqlite_here``), else in the database thread.
 
 Without BATCH_UPDATE_ENABLED quota reservations are conditional UPDATEs written before the
 upstream call (each claim has its own outcome), so a hard crash can lose at most the pending
@@ -19,6 +20,7 @@ to its remaining quota, the same field refunds use.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sqlite3
 from collections import defaultdict
@@ -127,13 +129,14 @@ class Batch:
     def claim(self, token_id: int | None, user_id: int, amount: int) -> asyncio.Future[str | None]:
         """Reserve ``amount`` from the token (None: unlimited) and the user: "ok", "token" or
         "user" (whose quota was short), or None where the database is not SQLite (the caller
-        reserves itself). Written at once, with whatever else is pending, on the event loop's
-        own connection when no write is under way (the future is then already done), else
-        with the next write."""
+        reserves itself). Written at once, alone, on the event loop's own connection when no
+        write is under way (the future is then already done), else with the next write.
+        Settlements stay with the writer: on the critical path of a request they would delay it."""
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self.claims.append((token_id, user_id, amount, future))
         if not self._lock.locked() and (self._inflight is None or self._inflight.done()):
-            pending = self._take_pending()
+            pending = Batch(self.db)
+            pending.claims, self.claims = self.claims, pending.claims
             if self._write_here(pending):
                 return future
             self._merge(pending)
@@ -166,7 +169,8 @@ class Batch:
 
     def _kick(self, urgent: bool = False) -> None:
         if (self.continuous or urgent) and (self._drainer is None or self._drainer.done()):
-            self._drainer = asyncio.ensure_future(self._drain())
+            # A context of its own: the writer must not join a transaction open where it was kicked.
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
 
     async def _drain(self) -> None:
         while len(self):

@@ -66,6 +66,7 @@ class Database:
         self.url = dsn_to_url(settings)
         self.sqlite_path = None if settings.SQL_DSN else os.path.abspath(settings.SQLITE_PATH)
         self._here: sqlite3.Connection | None = None
+        self._orm: BaseDBAsyncClient | None = None  # the ORM's own client, not a transaction's
         self.dialect = "sqlite"
         self.statements = 0
         self._translated: dict[str, str] = {}
@@ -80,6 +81,7 @@ class Database:
             modules={"models": ["oneapi.models"]},
             _enable_global_fallback=True,
         )
+        self._orm = self.conn
         self.dialect = self.conn.capabilities.dialect
         self._translated.clear()
         if self.settings.ONEAPI_DB_STATS:
@@ -149,6 +151,11 @@ class Database:
         the caller then takes ``sqlite_in_thread``. None where the database is not SQLite."""
         if self.sqlite_path is None or self.dialect != "sqlite":
             return None
+        # While the ORM's connection is busy (maybe in a deferred transaction that has read and
+        # will write), a commit here would make its write fail at once (SQLITE_BUSY_SNAPSHOT).
+        busy = getattr(self._orm, "_lock", None)
+        if busy is None or busy.locked():
+            raise sqlite3.OperationalError("database is locked (the ORM's connection is in use)")
         conn = self._here
         if conn is None:
             conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tortoise.transactions import in_transaction
 
 from oneapi import models
 from oneapi.batch import Batch
@@ -92,6 +93,13 @@ async def test_a_claim_waits_in_the_database_thread_while_another_connection_wri
         assert await batch.claim(None, user.id, 800) == "ok"  # unlimited token: only the user pays
         assert await batch.claim(token.id, user.id, 50) == "user"  # 0 left on the user
         other.close()
+        async with in_transaction():  # the ORM reads, then writes, in one deferred transaction
+            await models.Option.filter(key="GroupCommitProbe").first()
+            claim = batch.claim(None, user.id, 0)
+            await asyncio.sleep(0.05)
+            assert not claim.done()  # no commit behind the transaction's back
+            await models.Option.create(key="GroupCommitProbe", value="1")  # would fail: snapshot is stale
+        assert await asyncio.wait_for(claim, 10) == "ok"
         await batch.aclose()
         row = (await models.Token.get(id=token.id)).remain_quota, (await models.User.get(id=user.id)).quota
         assert row == (100, 0)  # the refused user claim gave the token its 50 back

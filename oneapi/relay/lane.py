@@ -9,7 +9,6 @@ routes and everything else go to Quart as before. Both paths run the same contro
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES", "FastLane"]
 
-log = logging.getLogger("oneapi.relay")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -137,30 +135,35 @@ async def _send_whole(reply: Reply, send: Send) -> None:
 
 async def _send_stream(reply: Reply, gone: asyncio.Task[None], send: Send) -> None:
     """Stream the chunks until they end or the client disconnects (``gone``), whichever is first;
-    either way the chunks are closed, which settles the request for what was delivered."""
+    either way the chunks are closed, which settles the request for what was delivered. The
+    chunks are sent from this task (no task per stream): a disconnect cancels it."""
     chunks = reply.body
     assert isinstance(chunks, Chunks)
-    pump: asyncio.Task[None] | None = None
+    serving = asyncio.current_task()
+    assert serving is not None
+    state = {"left": False, "finished": False}
+
+    def on_gone(watch: asyncio.Task[None]) -> None:
+        if not state["finished"] and not watch.cancelled():
+            state["left"] = True
+            serving.cancel()
+
     try:
         if gone.done():
             return
+        gone.add_done_callback(on_gone)
         await send(_start(reply, []))
-        pump = asyncio.get_running_loop().create_task(_pump(chunks, send))
-        await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not state["left"]:
+            raise
+        serving.uncancel()
     finally:
+        state["finished"] = True  # before any await: a late disconnect cancels nothing now
         gone.cancel()
-        if pump is not None:
-            pump.cancel()
-            (failure,) = await asyncio.gather(pump, return_exceptions=True)
-            if isinstance(failure, Exception):
-                log.warning("sending a stream failed: %r", failure)
         await chunks.aclose()
-
-
-async def _pump(chunks: Chunks, send: Send) -> None:
-    async for chunk in chunks:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _disconnected(receive: Receive) -> None:
