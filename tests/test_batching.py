@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Admin, gateway_env
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess, api
 from tests.test_scaleout import PER_REQUEST, PRICES, _load, chat
 
@@ -42,6 +43,15 @@ def statements(gw: GatewayProcess) -> int:
     return int(httpx.get(gw.base_url + "/api/status").json()["data"]["db_statements"])
 
 
+def overlapping_load(gw: GatewayProcess, upstream: FakeOpenAI, key: str, count: int) -> list[int]:
+    """``count`` concurrent chat requests whose reservations overlap (a slow upstream)."""
+    upstream.latency = 0.2
+    try:
+        return asyncio.run(_load([gw.base_url], key, count))
+    finally:
+        upstream.latency = 0
+
+
 def rows(db: Path, token_id: int, user_id: int) -> tuple[tuple[int, int], tuple[int, int, int]]:
     with sqlite3.connect(db) as conn:
         token = conn.execute("SELECT remain_quota, used_quota FROM tokens WHERE id = ?", (token_id,)).fetchone()
@@ -67,11 +77,7 @@ def test_requests_cost_no_db_round_trip_and_all_is_written_at_sigterm(batched, u
 def test_concurrent_requests_never_overdraw_the_token(batched, upstream, tmp_path) -> None:
     budget = PER_REQUEST * 12 + 7
     _, user, token = setup(batched, upstream.base_url, 10_000_000, budget)
-    upstream.latency = 0.2  # reservations overlap
-    try:
-        results = asyncio.run(_load([batched.base_url], token["key"], 40))
-    finally:
-        upstream.latency = 0
+    results = overlapping_load(batched, upstream, token["key"], 40)
     served = results.count(200)
     assert 0 < served <= 12 and results.count(403) == 40 - served
     assert chat(batched, token["key"]) == (200 if served < 12 else 403)  # late ones see the refunds

@@ -18,8 +18,8 @@ from oneapi.db import Database
 from oneapi.settings import Settings
 from tests.conftest import gateway_env
 from tests.gateway import GatewayProcess
-from tests.test_batching import rows, setup, statements
-from tests.test_scaleout import PER_REQUEST, _load, chat
+from tests.test_batching import overlapping_load, rows, setup, statements
+from tests.test_scaleout import PER_REQUEST, chat
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -38,14 +38,11 @@ def test_concurrent_requests_share_their_writes(counted, upstream, tmp_path) -> 
     _, user, token = setup(counted, upstream.base_url, 10_000_000, 1_000_000)
     assert chat(counted, token["key"]) == 200
     before = statements(counted)
-    upstream.latency = 0.2  # the 60 requests overlap
-    try:
-        results = asyncio.run(_load([counted.base_url], token["key"], 60))
-    finally:
-        upstream.latency = 0
+    results = overlapping_load(counted, upstream, token["key"], 60)
     assert results.count(200) == 60
-    # A write per reservation, the settlements riding along: one write per request, not two.
-    assert statements(counted) - before <= 66
+    # A write per reservation, the 60 settlements sharing a few writes: not two writes per request
+    # (120); how many settlement writes depends on how the answers spread over time.
+    assert statements(counted) - before <= 90
     assert rows(tmp_path / "counted.db", token["id"], user["id"]) == (
         (1_000_000 - 61 * PER_REQUEST, 61 * PER_REQUEST), (10_000_000 - 61 * PER_REQUEST, 61 * PER_REQUEST, 61))
 
@@ -53,11 +50,7 @@ def test_concurrent_requests_share_their_writes(counted, upstream, tmp_path) -> 
 def test_a_short_user_in_a_shared_write_gives_the_token_its_quota_back(counted, upstream, tmp_path) -> None:
     user_budget = PER_REQUEST * 5 + 7
     _, user, token = setup(counted, upstream.base_url, user_budget, 1_000_000)
-    upstream.latency = 0.2
-    try:
-        results = asyncio.run(_load([counted.base_url], token["key"], 30))
-    finally:
-        upstream.latency = 0
+    results = overlapping_load(counted, upstream, token["key"], 30)
     served = results.count(200)
     assert 0 < served <= 5 and results.count(403) == 30 - served
     refused = httpx.post(counted.base_url + "/v1/chat/completions", headers={"Authorization": f"Bearer sk-{token['key']}"},
