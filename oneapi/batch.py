@@ -74,8 +74,9 @@ def _claim(conn: sqlite3.Connection, token_id: int | None, user_id: int, amount:
 def _write_in_one_transaction(conn: sqlite3.Connection, tokens: dict[int, list[int]], users: dict[int, list[int]],
                               channels: dict[int, int], logs: list[dict[str, Any]],
                               claims: list[Claim]) -> list[str]:
-    """Everything pending in one SQLite transaction, in one hop into the database thread:
-    settlements first (their refunds may make room), then the claims; their outcomes."""
+    """Everything pending in one SQLite transaction (one call, on the event loop's connection or
+    in the database thread): settlements first (their refunds may make room), then the claims;
+    returns the claims' outcomes."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(_SETTLE_TOKEN, [(r, u, a, token_id) for token_id, (r, u, a) in tokens.items()])
@@ -252,7 +253,7 @@ class Batch:
         pending.tokens, pending.users, pending.channels, pending.logs, pending.claims = {}, {}, {}, [], []
 
     def _failed(self, pending: Batch, exc: Exception) -> None:
-        log.error("batch write failed (%r); %d pending updates are kept for the next write", exc, len(pending))
+        log.error("batch write failed; %d pending updates are kept for the next write", len(pending), exc_info=exc)
         for *_, future in pending.claims:  # a reservation is not retried later: its request fails now
             if not future.done():
                 future.set_exception(exc)

@@ -330,7 +330,7 @@ def _finisher(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved
         try:
             await upstream.aclose()
         finally:
-            gw.in_background(_settle(gw, ctx, reserved, None))
+            _settle_later(gw, ctx, reserved, None)
 
     return finish
 
