@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ BODY = json.dumps({"model": "bench-model", "messages": [{"role": "user", "conten
 CASES = ("nonstream_c1", "nonstream_c50", "stream_c50", "idle_streams", "soak", "workers", "batching")
 GATEWAY_ONLY = {"batching"}  # cases about the gateway's own settings: no direct or LiteLLM run
 WORKERS_CONCURRENCY = 200
+WORKERS_ROUND = 3.0  # seconds per turn when 1 and 2 workers take turns
 
 
 @dataclass
@@ -57,6 +60,7 @@ def wrk_load(plan: Plan, target: Target, concurrency: int, duration: float) -> d
     env = {**os.environ, "BENCH_BODY": BODY, "BENCH_AUTH": target.auth}
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s",
             str(BENCH / "load.lua"), target.url]
+    children0 = _children_cpu()
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60,
                          preexec_fn=_pin(plan.load_pin))
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
@@ -66,10 +70,17 @@ def wrk_load(plan: Plan, target: Target, concurrency: int, duration: float) -> d
     elapsed = w["duration_us"] / 1e6
     errors = {k: w[k] for k in ("connect", "read", "write", "status", "timeout") if w[k]}
     ok = w["requests"] - w["status"]
-    return {"loader": "wrk", "requests": ok, "errors": sum(errors.values()), "error_kinds": errors,
+    return {"loader": "wrk", "loader_cpu_s": round(_children_cpu() - children0, 3), "requests": ok,
+            "errors": sum(errors.values()), "error_kinds": errors,
             "elapsed_s": round(elapsed, 3), "rps": round(ok / elapsed, 2),
             "p50_ms": w["p50_us"] / 1000, "p90_ms": w["p90_us"] / 1000, "p99_ms": w["p99_us"] / 1000,
             "mean_ms": round(w["mean_us"] / 1000, 3), "streams": 0, "events": 0}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the harness's finished (waited-for) children: wrk's, around one run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _load_argv(target: Target, *extra: str) -> list[str]:
@@ -98,11 +109,14 @@ def load(plan: Plan, target: Target, concurrency: int, duration: float, stream: 
 
 
 def measured(target: Target, db: Callable[[], dict[str, Any] | None] | None,
-             run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run ``run`` and add the CPU, memory and DB statements the target's process spent on it."""
+             run: Callable[[], dict[str, Any]], fake_pid: int | None = None) -> dict[str, Any]:
+    """Run ``run`` and add the CPU, memory and DB statements the target's process spent on it.
+
+    With ``fake_pid``, also the CPU the load side (the fake upstream and wrk) spent per request."""
     pid = target.pid
     db0 = db() if db else None
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    fake0 = cpu_seconds(fake_pid) if fake_pid else 0.0
     machine = MachineLoad()
     result = run()
     time.sleep(0.3)  # background settlement of the last requests
@@ -112,6 +126,10 @@ def measured(target: Target, db: Callable[[], dict[str, Any] | None] | None,
     result["cpu_s"] = round(cpu, 3)
     result["cpu_ms_per_req"] = round(cpu * 1000 / n, 3)
     result["cpu_util_pct"] = round(cpu / result["elapsed_s"] * 100, 1) if result.get("elapsed_s") else 0.0
+    if fake_pid and "loader_cpu_s" in result:
+        load_cpu = cpu_seconds(fake_pid) - fake0 + result["loader_cpu_s"]
+        result["load_cpu_ms_per_req"] = round(load_cpu * 1000 / n, 3)
+        result["load_util_pct"] = round(load_cpu / result["elapsed_s"] * 100, 1) if result.get("elapsed_s") else 0.0
     if result.get("events"):
         result["cpu_us_per_chunk"] = round(cpu * 1e6 / result["events"], 2)
         result["chunks_per_stream"] = round(result["events"] / max(result.get("streams", 0), 1), 1)
@@ -133,11 +151,11 @@ def measured(target: Target, db: Callable[[], dict[str, Any] | None] | None,
 
 
 def throughput_case(plan: Plan, target: Target, db: Callable[[], dict[str, Any] | None] | None,
-                    concurrency: int, stream: bool) -> dict[str, Any]:
+                    concurrency: int, stream: bool, fake_pid: int | None = None) -> dict[str, Any]:
     """Warm up, then measure ``concurrency`` clients for ``plan.duration`` seconds."""
     if plan.warmup > 0:
         load(plan, target, concurrency, plan.warmup, stream)
-    return measured(target, db, lambda: load(plan, target, concurrency, plan.duration, stream))
+    return measured(target, db, lambda: load(plan, target, concurrency, plan.duration, stream), fake_pid)
 
 
 class RssPeak:
@@ -240,22 +258,60 @@ def soak_case(plan: Plan, target: Target, db: Callable[[], dict[str, Any] | None
     return result
 
 
-def workers_case(plan: Plan, target: Target, two: Callable[[], tuple[Target, Callable[[], None]]] | None
-                 ) -> dict[str, Any]:
-    """Non-stream at c=200: this target, then (``two``) the gateway with 2 workers on all cores."""
-    one = throughput_case(plan, target, None, WORKERS_CONCURRENCY, stream=False)
-    if two is None:
-        return one
-    target2, stop = two()
+def workers_case(plan: Plan, target: Target, fake: FakeUpstream,
+                 gateways: Callable[[], tuple[Target, Target, Callable[[], None]]] | None) -> dict[str, Any]:
+    """Non-stream at c=200: this target; or, with ``gateways`` (which starts them), a 1-worker
+    gateway pinned like ``target`` and a 2-worker one on all cores.
+
+    The two gateways take turns in rounds of ``WORKERS_ROUND`` seconds, so that a change in the
+    machine's speed during the case (common on a VM) weighs on both alike. The load side's CPU
+    is measured too: with 2 workers it shares their cores."""
+    fake_pid = fake.proc.pid if target.pid != fake.proc.pid else None
+    if gateways is None:
+        return throughput_case(plan, target, None, WORKERS_CONCURRENCY, stream=False, fake_pid=fake_pid)
+    target, target2, stop = gateways()
+    rounds = max(1, round(plan.duration / WORKERS_ROUND))
+    each = plan.duration / rounds
+    runs: dict[str, list[dict[str, Any]]] = {"1w": [], "2w": []}
     try:
-        both = throughput_case(plan, target2, None, WORKERS_CONCURRENCY, stream=False)
+        for t in (target, target2):
+            if plan.warmup > 0:
+                load(plan, t, WORKERS_CONCURRENCY, plan.warmup)
+        for _ in range(rounds):
+            for name, t in (("1w", target), ("2w", target2)):
+                runs[name].append(measured(t, None, lambda t=t: load(plan, t, WORKERS_CONCURRENCY, each),
+                                           fake_pid))
     finally:
         stop()
+    one, both = _rounds_together(runs["1w"]), _rounds_together(runs["2w"])
     extra = {f"{k}_2w": both.get(k) for k in ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "cpu_util_pct",
-                                                 "rss_mb", "other_load_pct")}
+                                                 "rss_mb", "other_load_pct", "load_cpu_ms_per_req",
+                                                 "load_util_pct")}
     scaling = round(both["rps"] / one["rps"], 2) if one.get("rps") else None
+    per_round = [round(b["rps"] / a["rps"], 2) for a, b in zip(runs["1w"], runs["2w"], strict=True) if a["rps"]]
     return {**one, **extra, "errors_1w": one["errors"], "errors_2w": both["errors"],
-            "errors": one["errors"] + both["errors"], "scaling_2w": scaling}
+            "errors": one["errors"] + both["errors"], "scaling_2w": scaling, "scaling_rounds": per_round}
+
+
+def _rounds_together(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several measured runs of one target as one: totals, rates over the total time, the median
+    of the rounds' percentiles, the largest RSS."""
+    requests = sum(r["requests"] for r in runs)
+    elapsed = sum(r["elapsed_s"] for r in runs)
+    cpu = sum(r["cpu_s"] for r in runs)
+    out = {"loader": runs[0]["loader"], "requests": requests, "elapsed_s": round(elapsed, 3),
+           "errors": sum(r["errors"] for r in runs), "rps": round(requests / elapsed, 2) if elapsed else 0.0,
+           "cpu_s": round(cpu, 3), "cpu_ms_per_req": round(cpu * 1000 / max(requests, 1), 3),
+           "cpu_util_pct": round(cpu / elapsed * 100, 1) if elapsed else 0.0,
+           "rss_mb": max(r.get("rss_mb", 0.0) for r in runs),
+           "other_load_pct": round(statistics.mean(r["other_load_pct"] for r in runs), 1)}
+    for key in ("p50_ms", "p90_ms", "p99_ms"):
+        out[key] = statistics.median(r[key] for r in runs)
+    if all("load_cpu_ms_per_req" in r for r in runs):
+        load_cpu = sum(r["load_cpu_ms_per_req"] * max(r["requests"], 1) / 1000 for r in runs)
+        out["load_cpu_ms_per_req"] = round(load_cpu * 1000 / max(requests, 1), 3)
+        out["load_util_pct"] = round(load_cpu / elapsed * 100, 1) if elapsed else 0.0
+    return out
 
 
 def idle_rss(target: Target) -> float:

@@ -38,9 +38,14 @@ METRICS: dict[str, list[tuple[str, str, bool]]] = {
              ("RSS max MB", "rss_max_mb", False), ("RSS growth %", "rss_growth_pct", False),
              ("errors", "errors", False), OTHER],
     "workers": [("requests/s, 1 worker (pinned)", "rps", True), ("requests/s, 2 workers (all cores)", "rps_2w", False),
-                ("2 workers / 1 worker", "scaling_2w", False), ("p50 ms, 1 worker", "p50_ms", True),
+                ("2 workers / 1 worker", "scaling_2w", False),
+                ("2 workers / 1 worker, each round (turns of 3 s)", "scaling_rounds", False), ("p50 ms, 1 worker", "p50_ms", True),
                 ("p50 ms, 2 workers", "p50_ms_2w", False), ("CPU ms/request, 1 worker", "cpu_ms_per_req", False),
-                ("CPU ms/request, 2 workers", "cpu_ms_per_req_2w", False), ("errors", "errors", False), OTHER],
+                ("CPU ms/request, 2 workers", "cpu_ms_per_req_2w", False),
+                ("load side CPU ms/request (fake upstream + wrk), 1 worker", "load_cpu_ms_per_req", False),
+                ("load side CPU ms/request (fake upstream + wrk), 2 workers", "load_cpu_ms_per_req_2w", False),
+                ("load side CPU, % of a core, 2 workers", "load_util_pct_2w", False),
+                ("errors", "errors", False), OTHER],
     "batching": [("requests/s", "rps", False), ("p50 ms", "p50_ms", False), ("CPU ms/request", "cpu_ms_per_req", False),
                  ("DB round trips/request (gateway counter)", "db_roundtrips_per_req", False),
                  ("SQLite statements/request (trace)", "db_statements_per_req", False), ("errors", "errors", False), OTHER],
@@ -54,7 +59,8 @@ TITLES = {"nonstream_c1": "non-stream, c=1", "nonstream_c50": "non-stream, c=50"
 PROCESS_ONLY = {"cpu_ms_per_req", "cpu_util_pct", "cpu_us_per_chunk", "db_statements_per_req", "rss_mb", "db_roundtrips_per_req",
                 "rss_before_mb", "rss_after_mb", "rss_open_mb", "kb_per_stream", "cpu_open_ms_per_stream", "rss_baseline_mb",
                 "rss_final_mb", "rss_max_mb", "rss_growth_pct", "cpu_ms_per_req_2w", "scaling_2w", "rps_2w",
-                "p50_ms_2w"}
+                "p50_ms_2w", "load_cpu_ms_per_req", "load_cpu_ms_per_req_2w", "load_util_pct_2w",
+                "scaling_rounds"}
 
 
 def _fmt(value: Any) -> str:
@@ -66,6 +72,8 @@ def _fmt(value: Any) -> str:
         if abs(value) >= 10:
             return f"{value:.1f}"
         return f"{value:.2f}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
     return str(value)
 
 

@@ -108,10 +108,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         db=db,
         options=options,
         cache=Cache(
-            # Worker processes without Redis cannot tell each other about writes: keep it short.
-            ttl=float(settings.SYNC_FREQUENCY)
-            if settings.ONEAPI_WORKERS == 1 or settings.REDIS_CONN_STRING
-            else 1.0,
+            ttl=settings.sync_seconds,
             enabled=settings.MEMORY_CACHE_ENABLED,
             redis_url=settings.REDIS_CONN_STRING,
         ),

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Batch"]
 
 SETTLE_DELAY = 0.005  # seconds a settlement may wait for others to share its write
+LOCKED_RETRY = 0.001  # seconds between tries while SQLite's lock is held (uvloop makes shorter sleeps 0)
+LOCKED_PATIENCE = 0.05  # seconds of such tries before the write goes to the database thread
 
 RESERVE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"
 RESERVE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
@@ -207,12 +209,32 @@ class Batch:
             pending = self._take_pending()
             if not len(pending):
                 return 0
-            done = self._write_here(pending)
+            done = await self._write_here_patiently(pending)
             if done:
                 return done
             self._writing = pending
             self._inflight = asyncio.ensure_future(self._write(pending))
             return await asyncio.shield(self._inflight)
+
+    async def _write_here_patiently(self, pending: Batch) -> int:
+        """``_write_here``, retried on the event loop while another connection (another worker
+        process, mostly) holds SQLite's write lock, for at most ``LOCKED_PATIENCE``: its writes
+        are short, and the database thread would wait in SQLite's busy handler (sleeps of 1 ms
+        and up) and then for the GIL between statements, with every claim queued behind it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCKED_PATIENCE
+        self._writing = pending  # counted by unwritten() while it waits
+        try:
+            while not (done := self._write_here(pending)) and self.db.writes_here:
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(LOCKED_RETRY)
+        except asyncio.CancelledError:
+            self._merge(pending)
+            raise
+        finally:
+            self._writing = None
+        return done
 
     def _take_pending(self) -> Batch:
         pending = Batch(self.db)

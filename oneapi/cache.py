@@ -7,12 +7,13 @@ and ``SYNC_FREQUENCY`` reloads everything as a safety net.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -22,6 +23,8 @@ from .db import split_list
 from .relay.context import ChannelRecord, TokenRecord, UserRecord
 
 __all__ = ["Cache", "ChannelTable", "channel_record", "token_record", "user_record"]
+
+T = TypeVar("T")
 
 
 def token_record(row: models.Token) -> TokenRecord:
@@ -147,6 +150,8 @@ class Cache:
         self.on_options_changed: Callable[[], Awaitable[None]] | None = None
         self.on_accounts_changed: Callable[[], None] | None = None  # a token or user was written
         self._pending: set[asyncio.Task[Any]] = set()
+        self._loading: dict[tuple[str, object], asyncio.Future[Any]] = {}
+        self._generation = 0  # bumped by every drop: a load that straddles one is not kept
 
     def start(self) -> None:
         if self.redis is not None:
@@ -165,9 +170,34 @@ class Cache:
 
     async def token(self, key: str) -> TokenRecord | None:
         hit = self._tokens.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        return await self._once(("token", key), lambda: self._load_token(key))
+
+    async def user(self, user_id: int) -> UserRecord | None:
+        hit = self._users.get(user_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return await self._once(("user", user_id), lambda: self._load_user(user_id))
+
+    async def _once(self, key: tuple[str, object], load: Callable[[], Awaitable[T]]) -> T:
+        """``load()``, shared by every caller that misses ``key`` while it runs: when an entry
+        expires under load, one query refreshes it instead of one per waiting request."""
+        future = self._loading.get(key)
+        if future is None:
+            future = asyncio.ensure_future(load())
+            self._loading[key] = future
+            future.add_done_callback(functools.partial(self._loaded, key))
+        return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+    def _loaded(self, key: tuple[str, object], future: asyncio.Future[Any]) -> None:
+        if self._loading.get(key) is future:
+            del self._loading[key]
+        if not future.cancelled():
+            future.exception()  # retrieved even when every waiter has gone
+
+    async def _load_token(self, key: str) -> TokenRecord | None:
+        now, generation = time.monotonic(), self._generation
         record: TokenRecord | None = None
         raw = await self.redis.get(f"token:{key}") if self.redis is not None else None
         if raw is not None:
@@ -177,14 +207,12 @@ class Cache:
             record = token_record(row) if row else None
             if record is not None and self.redis is not None:
                 await self.redis.set(f"token:{key}", _token_json(record), self.ttl)
-        self._tokens[key] = (now + (self._local_ttl() if record else min(5.0, self._local_ttl())), record)
+        if generation == self._generation:  # not read before a write that dropped it
+            self._tokens[key] = (now + (self._local_ttl() if record else min(5.0, self._local_ttl())), record)
         return record
 
-    async def user(self, user_id: int) -> UserRecord | None:
-        hit = self._users.get(user_id)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    async def _load_user(self, user_id: int) -> UserRecord | None:
+        now, generation = time.monotonic(), self._generation
         record: UserRecord | None = None
         raw = await self.redis.get(f"user:{user_id}") if self.redis is not None else None
         if raw is not None:
@@ -194,8 +222,15 @@ class Cache:
             record = user_record(row) if row else None
             if record is not None and self.redis is not None:
                 await self.redis.set(f"user:{user_id}", _user_json(record), self.ttl)
-        self._users[user_id] = (now + self._local_ttl(), record)
+        if generation == self._generation:
+            self._users[user_id] = (now + self._local_ttl(), record)
         return record
+
+    def _forget(self) -> None:
+        """Something was dropped: loads under way may have read it before the write, so they
+        are neither kept nor joined."""
+        self._generation += 1
+        self._loading.clear()
 
     # --- invalidation: this node at once, the others through Redis ---
 
@@ -218,16 +253,21 @@ class Cache:
             self.on_accounts_changed()
 
     def invalidate_token(self, key: str) -> None:
-        self._tokens.pop(key, None)
-        self._accounts_changed()
+        self._drop_token(key)
         self._publish(f"token:{key}", f"token:{key}")
 
     def invalidate_user(self, user_id: int) -> None:
         self._drop_user(user_id)
         self._publish(f"user:{user_id}", f"user:{user_id}")
 
+    def _drop_token(self, key: str) -> None:
+        self._tokens.pop(key, None)
+        self._forget()
+        self._accounts_changed()
+
     def _drop_user(self, user_id: int) -> None:
         self._users.pop(user_id, None)
+        self._forget()
         self._accounts_changed()
         for key, (_, record) in list(self._tokens.items()):
             if record is not None and record.user_id == user_id:
@@ -245,13 +285,13 @@ class Cache:
     async def reload_all(self) -> None:
         self._tokens.clear()
         self._users.clear()
+        self._forget()
         await self.reload_channels(publish=False)
 
     def _on_message(self, message: str) -> None:
         kind, _, key = message.partition(":")
         if kind == "token":
-            self._tokens.pop(key, None)
-            self._accounts_changed()
+            self._drop_token(key)
         elif kind == "user" and key.isdigit():
             self._drop_user(int(key))
         elif kind == "channels":
@@ -263,6 +303,7 @@ class Cache:
         """Messages may have been missed while Redis was away: forget what is held."""
         self._tokens.clear()
         self._users.clear()
+        self._forget()
         self._accounts_changed()
         if self.redis is not None:
             self._spawn(self.redis.forget_records())

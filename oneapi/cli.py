@@ -63,19 +63,16 @@ def _config(host: str, port: int) -> Any:
 
 
 def _run_workers(host: str, port: int, log_dir: str, workers: int) -> int:
-    """Several worker processes (hypercorn's), each building its own app from the environment."""
-    from hypercorn.run import run
+    """Several worker processes, each building its own app from the environment."""
+    from ._workers import run_workers
 
     os.environ["PORT"] = str(port)
     os.environ["ONEAPI_WORKERS"] = str(workers)
     if log_dir:
         os.environ["LOG_DIR"] = log_dir
     config = _config(host, port)
-    config.application_path = "oneapi.asgi:app"
-    config.workers = workers
-    config.worker_class = "uvloop"
     logging.getLogger("oneapi").info("oneapi listening on %s with %d workers", config.bind[0], workers)
-    return run(config)
+    return run_workers(config, workers)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,11 @@ class Database:
         self._translated: dict[str, str] = {}
 
     @property
+    def writes_here(self) -> bool:
+        """Whether ``sqlite_here`` runs (an SQLite file), rather than answering None."""
+        return self.sqlite_path is not None and self.dialect == "sqlite"
+
+    @property
     def conn(self) -> BaseDBAsyncClient:
         return Tortoise.get_connection("default")
 
@@ -149,7 +154,7 @@ class Database:
         the database thread (and back, under a busy event loop) milliseconds. Raises
         ``sqlite3.OperationalError`` ("database is locked") while another connection writes;
         the caller then takes ``sqlite_in_thread``. None where the database is not SQLite."""
-        if self.sqlite_path is None or self.dialect != "sqlite":
+        if not self.writes_here:
             return None
         # While the ORM's connection is busy (maybe in a deferred transaction that has read and
         # will write), a commit here would make its write fail at once (SQLITE_BUSY_SNAPSHOT).

@@ -147,7 +147,7 @@ def register_jobs() -> list[Job]:
     return [
         Job("batch-flush", lambda gw: gw.settings.BATCH_UPDATE_INTERVAL if gw.settings.BATCH_UPDATE_ENABLED
             else 0.0, _flush_batch, master_only=False),
-        Job("sync", lambda gw: float(gw.settings.SYNC_FREQUENCY), _sync, master_only=False),
+        Job("sync", lambda gw: gw.settings.sync_seconds, _sync, master_only=False),
         Job("log-retention", lambda gw: min(3600.0, float(gw.settings.SYNC_FREQUENCY)), _retention),
         Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),
         Job("channel-balance", lambda gw: gw.settings.CHANNEL_UPDATE_FREQUENCY * 60.0, _update_balances),

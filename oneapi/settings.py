@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     def is_master(self) -> bool:
         return self.NODE_TYPE == "master"
 
+    @property
+    def sync_seconds(self) -> float:
+        """How long a process may go on with what another one changed: SYNC_FREQUENCY, but one
+        second for worker processes that share no Redis to tell each other about writes."""
+        return float(self.SYNC_FREQUENCY) if self.ONEAPI_WORKERS == 1 or self.REDIS_CONN_STRING else 1.0
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (plus overrides); raise SettingsError naming the bad variable."""

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ def free_port() -> int:
 class GatewayProcess:
     """``python -m oneapi`` with its own database, on a free loopback port."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, name: str = "gw") -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, name: str = "gw", args: Sequence[str] = ()) -> None:
         self.port = free_port()
+        self.args = list(args)
         self.dir = Path(tempfile.mkdtemp(prefix=f"oneapi-{name}-"))
         self.env = {
             **os.environ,
@@ -47,7 +48,7 @@ class GatewayProcess:
     def start(self, timeout: float = 30) -> GatewayProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "oneapi", "--port", str(self.port), "--host", "127.0.0.1"],
+                [sys.executable, "-m", "oneapi", "--port", str(self.port), "--host", "127.0.0.1", *self.args],
                 env=self.env, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout

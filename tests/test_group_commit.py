@@ -24,6 +24,35 @@ from tests.test_scaleout import PER_REQUEST, chat
 pytestmark = pytest.mark.timeout(180)
 
 
+async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monkeypatch) -> None:
+    db = Database(Settings(SQLITE_PATH=str(tmp_path / "brief.db")))
+    await db.connect()
+    try:
+        await db.upgrade_schema()
+        user = await models.User.create(username="brief", password="x", quota=1000)
+        batch = Batch(db, continuous=True)
+        hops: list[object] = []
+        in_thread = db.sqlite_in_thread
+
+        async def counted_hop(*args: object) -> object:
+            hops.append(args[0])
+            return await in_thread(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(db, "sqlite_in_thread", counted_hop)
+        other = sqlite3.connect(tmp_path / "brief.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's short write, say
+        claim = batch.claim(None, user.id, 100)
+        assert not claim.done()
+        asyncio.get_running_loop().call_later(0.01, other.execute, "ROLLBACK")
+        assert await asyncio.wait_for(claim, 5) == "ok"
+        assert hops == []  # retried here, not handed to the database thread
+        other.close()
+        await batch.aclose()
+        assert (await models.User.get(id=user.id)).quota == 900
+    finally:
+        await db.close()
+
+
 @pytest.fixture
 def counted(tmp_path: Path) -> Iterator[GatewayProcess]:
     env = gateway_env(ONEAPI_DB_STATS="1", SQLITE_PATH=str(tmp_path / "counted.db"), SESSION_SECRET="gc-secret")
