@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -66,7 +67,42 @@ async def open_stream(client: httpx.AsyncClient, method: str, url: str, *, heade
                             extensions={"timeout": timeouts})
     response = await client._transport_for_url(request.url).handle_async_request(request)
     response.request = request
+    response.stream = _BodyUpToTheBreak(response.stream)  # type: ignore[arg-type]
     return response
+
+
+class _BodyUpToTheBreak(httpx.AsyncByteStream):
+    """An upstream body that, when the connection breaks mid-body, still yields the bytes that
+    had arrived before raising: aiohttp raises at once and drops them, so a client would lose
+    (and not be billed for) the last chunks an upstream sent before it hung up."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except httpx.ReadError:
+            rest = _arrived_unread(self._inner)
+            if rest:
+                yield rest
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _arrived_unread(stream: Any) -> bytes:
+    """What aiohttp's reader holds but has not handed over (its private buffer; the aiohttp
+    version is pinned and tests/relay cover this)."""
+    content = getattr(getattr(stream, "_aiohttp_response", None), "content", None)
+    buffer = getattr(content, "_buffer", None)
+    if not buffer:
+        return b""
+    data = b"".join(buffer)[getattr(content, "_buffer_offset", 0):]
+    buffer.clear()
+    return data
 
 
 class ApiSessions(SecureCookieSessionInterface):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 
 import httpx
 import pytest
 
+from oneapi._http import open_stream, upstream_client
 from oneapi.tokenizer import Tokenizer
 from tests.relay.test_chat import priced, wait_logs  # noqa: F401
 
@@ -60,3 +62,33 @@ def test_upstream_reset_mid_stream_bills_delivered(gateway, admin, upstream, pri
         assert log["completion_tokens"] == Tokenizer().count_text("test-model", "tok0 tok1 tok2 ")
     finally:
         admin.delete_channel(channel["id"])
+
+
+async def test_what_arrived_before_the_upstream_hung_up_is_not_lost() -> None:
+    """Headers, two events and the hang-up arrive together, before the relay reads the body
+    (aiohttp would raise at once and drop the two events)."""
+    events = b'data: {"n":1}\n\n' + b'data: {"n":2}\n\n'
+    cut = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+           + b"%x\r\n%s\r\n" % (len(events), events))
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(cut)
+        writer.close()  # no final chunk: the body is cut
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = upstream_client(10)
+    try:
+        response = await open_stream(client, "POST", f"http://127.0.0.1:{port}/v1/chat/completions",
+                                     headers={"content-type": "application/json"}, content=b"{}")
+        await asyncio.sleep(0.2)  # the hang-up is seen before the body is read
+        received = b""
+        with pytest.raises(httpx.ReadError):
+            async for chunk in response.aiter_raw():
+                received += chunk
+        assert received == events
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
