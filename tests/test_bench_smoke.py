@@ -51,3 +51,23 @@ def test_bench_quick(tmp_path: Path) -> None:
     lines = {b["line"]: b for b in data["budget"]}
     assert all(b["measured"] is not None for name, b in lines.items()
                if "workers" not in name and "LiteLLM" not in name)  # both need the full run
+
+
+@pytest.mark.timeout(120)
+def test_bench_workers_quick(tmp_path: Path) -> None:
+    """The 2-worker case: a 1-worker and a 2-worker gateway taking turns, the load side measured."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--cases", "workers", "--out-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    r = data["cases"]["workers"]["oneapi"]
+    assert r["errors"] == 0 and r["requests"] > 0 and r["rps"] > 0 and r["rps_2w"] > 0
+    assert r["scaling_2w"] == round(r["rps_2w"] / r["rps"], 2) and len(r["scaling_rounds"]) >= 1
+    assert r["cpu_ms_per_req"] > 0 and r["cpu_ms_per_req_2w"] > 0
+    if r["loader"] == "wrk":  # the load side's CPU is known for wrk runs
+        assert r["load_cpu_ms_per_req"] > 0 and r["load_cpu_ms_per_req_2w"] > 0
+    assert data["cases"]["workers"]["direct"]["rps"] > 0
+    lines = {b["line"]: b for b in data["budget"]}
+    assert lines["2 workers on 2 cores vs 1 worker, c=200"]["measured"] == r["scaling_2w"]
