@@ -153,7 +153,7 @@ class Database:
         that never waits for SQLite's write lock: a short write costs microseconds, a hop into
         the database thread (and back, under a busy event loop) milliseconds. Raises
         ``sqlite3.OperationalError`` ("database is locked") while another connection writes;
-        the caller then takes ``sqlite_in_thread``. None where the database is not SQLite."""
+        the caller then tries again shortly or takes ``sqlite_in_thread``. None where the database is not SQLite."""
         if not self.writes_here:
             return None
         # While the ORM's connection is busy (maybe in a deferred transaction that has read and

@@ -16,6 +16,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from bench.procs import tree
 from tests.conftest import Admin, gateway_env
 from tests.gateway import GatewayProcess, api, free_port
 from tests.test_scaleout import PER_REQUEST, PRICES, chat
@@ -23,14 +24,6 @@ from tests.test_scaleout import PER_REQUEST, PRICES, chat
 pytestmark = pytest.mark.timeout(180)
 
 LISTEN, ESTABLISHED = "0A", "01"
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-        found.update(int(p) for p in text.split())
-    return found | {c for p in list(found) for c in _children(p)}
 
 
 def _socket_inodes(pid: int) -> set[int]:
@@ -59,7 +52,7 @@ def _per_worker(gw: GatewayProcess, state: str) -> dict[int, int]:
     """How many sockets on the gateway's port in ``state`` each of its processes holds."""
     assert gw.proc is not None
     wanted = _tcp_inodes(gw.port, state)
-    counts = {pid: len(_socket_inodes(pid) & wanted) for pid in _children(gw.proc.pid)}
+    counts = {pid: len(_socket_inodes(pid) & wanted) for pid in tree(gw.proc.pid) if pid != gw.proc.pid}
     return {pid: n for pid, n in counts.items() if n}
 
 
