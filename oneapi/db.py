@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from . import models
 from .settings import Settings
 
-__all__ = ["Database", "dsn_to_url"]
+__all__ = ["Database", "dsn_to_url", "write_transaction"]
 
 T = TypeVar("T")
 
@@ -56,6 +58,20 @@ def dsn_to_url(settings: Settings) -> str:
     auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
     query = "&".join([*params, pool])
     return f"mysql://{auth}@{match['host']}/{match['db']}?{query}"
+
+
+_TAKE_WRITE_LOCK = "UPDATE options SET value = value WHERE 0"  # writes nothing, locks at once
+
+
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """An ORM transaction that reads and then writes. On SQLite it holds the write lock from its
+    start: a plain (deferred) one fails at its first write, without waiting, when another
+    connection (another worker process) committed after it read."""
+    async with in_transaction() as conn:
+        if conn.capabilities.dialect == "sqlite":
+            await conn.execute_query(_TAKE_WRITE_LOCK)
+        yield conn
 
 
 class Database:

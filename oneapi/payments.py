@@ -28,9 +28,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from . import models
+from .db import write_transaction
 from .registry import PaymentProvider
 
 __all__ = [
@@ -344,7 +344,7 @@ async def credit_order(gw: Any, notice: PaymentNotice) -> str:
     """
     if not notice.paid:
         raise PaymentError("the notice does not report a successful payment", "status")
-    async with in_transaction():
+    async with write_transaction():
         order = await models.TopUp.filter(trade_no=notice.trade_no).select_for_update().first()
         if order is None:
             raise PaymentError(f"no top-up order {notice.trade_no!r}", "not_found")

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from oneapi import models
 from oneapi.batch import Batch
-from oneapi.db import Database
+from oneapi.db import Database, write_transaction
 from oneapi.settings import Settings
 from tests.conftest import gateway_env
 from tests.gateway import GatewayProcess
@@ -49,6 +50,28 @@ async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monke
         other.close()
         await batch.aclose()
         assert (await models.User.get(id=user.id)).quota == 900
+    finally:
+        await db.close()
+
+
+async def test_a_write_transaction_holds_sqlites_lock_from_its_start(tmp_path) -> None:
+    db = Database(Settings(SQLITE_PATH=str(tmp_path / "wt.db")))
+    await db.connect()
+    try:
+        await db.upgrade_schema()
+        other = sqlite3.connect(tmp_path / "wt.db", isolation_level=None, timeout=0)  # another worker
+        with pytest.raises(OperationalError):  # the hazard: a commit between a plain one's read and write
+            async with in_transaction():
+                await models.Option.filter(key="probe").first()
+                other.execute("INSERT INTO options (key, value) VALUES ('elsewhere', '1')")
+                await models.Option.create(key="probe", value="1")
+        async with write_transaction():
+            assert await models.Option.filter(key="probe").first() is None
+            with pytest.raises(sqlite3.OperationalError, match="locked"):  # the other waits its turn
+                other.execute("INSERT INTO options (key, value) VALUES ('meanwhile', '1')")
+            await models.Option.create(key="probe", value="1")
+        assert await models.Option.filter(key="probe").count() == 1
+        other.close()
     finally:
         await db.close()
 

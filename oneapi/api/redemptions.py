@@ -8,10 +8,10 @@ from pydantic import Field
 from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from .. import models
 from ..auth import random_key
+from ..db import write_transaction
 from ._common import (
     ApiError,
     Body,
@@ -72,7 +72,7 @@ async def _get(redemption_id: int) -> models.Redemption:
 
 async def redeem(key: str, user: models.User) -> int:
     """Use a code exactly once, even under concurrent attempts; returns the quota credited."""
-    async with in_transaction():
+    async with write_transaction():
         row = await models.Redemption.filter(key=key).first()
         if row is None:
             raise ApiError("invalid redemption code", 404)

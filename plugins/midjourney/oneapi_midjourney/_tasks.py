@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
+from oneapi.db import write_transaction
 from oneapi.models import LOG_SYSTEM, Channel, Log, Midjourney, Token, User
 
 __all__ = [
@@ -191,7 +191,7 @@ async def fail_task(gw: Any, row: Midjourney, reason: str, values: dict[str, Any
     update["progress"] = DONE
     update["fail_reason"] = (reason or "failed")[:4000]
     update["finish_time"] = update.get("finish_time") or now_ms()
-    async with in_transaction():
+    async with write_transaction():
         won = await Midjourney.filter(id=row.id, status=row.status).update(**update)
         if not won:
             return False
