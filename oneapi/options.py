@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import models
+from .db import write_transaction
 from .registry import OptionSpec
 
 __all__ = ["Options", "validate_bool", "validate_int", "validate_json_object"]
@@ -85,7 +86,8 @@ class Options:
 
     async def set(self, key: str, value: str) -> None:
         """Store a validated value (callers validate first)."""
-        await models.Option.update_or_create(defaults={"value": value}, key=key)
+        async with write_transaction():  # update_or_create reads, then writes
+            await models.Option.update_or_create(defaults={"value": value}, key=key)
         self.values[key] = value
         self._parsed.pop(key, None)
         self.version += 1
