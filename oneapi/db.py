@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -82,6 +83,7 @@ class Database:
         self.url = dsn_to_url(settings)
         self.sqlite_path = None if settings.SQL_DSN else os.path.abspath(settings.SQLITE_PATH)
         self._here: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None  # used by one to_thread call at a time
         self._orm: BaseDBAsyncClient | None = None  # the ORM's own client, not a transaction's
         self.dialect = "sqlite"
         self.statements = 0
@@ -124,7 +126,27 @@ class Database:
         if self._here is not None:
             self._here.close()
             self._here = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         await Tortoise.close_connections()
+
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """Copy the SQLite write-ahead log into the database file, in a thread of its own and
+        without blocking writers (PASSIVE): the event loop's connection never checkpoints
+        itself, as the fsync would stall every request. (busy, log pages, checkpointed pages),
+        or None where ``sqlite_here`` does not run."""
+        if not self.writes_here:
+            return None
+        return await asyncio.to_thread(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> tuple[int, int, int]:
+        conn = self._checkpointer
+        if conn is None:
+            conn = sqlite3.connect(self.sqlite_path or "", isolation_level=None, check_same_thread=False)
+            self._checkpointer = conn
+        busy, log_pages, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(log_pages), int(done)
 
     def sql(self, text: str) -> str:
         """Rewrite ``?`` placeholders and double-quoted names for this dialect (memoized)."""
@@ -182,6 +204,7 @@ class Database:
             conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # a checkpoint fsyncs: see checkpoint()
             self._here = conn
         self.statements += 1  # one round trip, however many statements
         return fn(conn, *args)

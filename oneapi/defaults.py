@@ -142,12 +142,17 @@ async def _flush_batch(gw: Any) -> None:
     await gw.ledger.batch.flush()
 
 
+async def _checkpoint(gw: Any) -> None:
+    await gw.db.checkpoint()
+
+
 @hookimpl(trylast=True)
 def register_jobs() -> list[Job]:
     return [
         Job("batch-flush", lambda gw: gw.settings.BATCH_UPDATE_INTERVAL if gw.settings.BATCH_UPDATE_ENABLED
             else 0.0, _flush_batch, master_only=False),
         Job("sync", lambda gw: gw.settings.sync_seconds, _sync, master_only=False),
+        Job("wal-checkpoint", lambda gw: 1.0 if gw.db.writes_here else 0.0, _checkpoint, master_only=False),
         Job("log-retention", lambda gw: min(3600.0, float(gw.settings.SYNC_FREQUENCY)), _retention),
         Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),
         Job("channel-balance", lambda gw: gw.settings.CHANNEL_UPDATE_FREQUENCY * 60.0, _update_balances),

@@ -76,6 +76,29 @@ async def test_a_write_transaction_holds_sqlites_lock_from_its_start(tmp_path) -
         await db.close()
 
 
+async def test_the_loop_never_checkpoints_the_wal_a_thread_does(tmp_path) -> None:
+    db = Database(Settings(SQLITE_PATH=str(tmp_path / "wal.db")))
+    await db.connect()
+    try:
+        await db.upgrade_schema()
+        user = await models.User.create(username="wal", password="x", quota=10**9)
+        batch = Batch(db, continuous=True)
+        for _ in range(1500):  # each a commit of its own on the loop's connection
+            assert await batch.claim(None, user.id, 1) == "ok"
+        assert db._here is not None and db._here.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        wal = tmp_path / "wal.db-wal"
+        grown = wal.stat().st_size
+        assert grown > 1000 * 4096  # past where SQLite would have checkpointed (and fsynced) by itself
+        busy, log_pages, copied = await db.checkpoint()  # type: ignore[misc]
+        assert busy == 0 and log_pages > 1000 and copied == log_pages
+        assert await batch.claim(None, user.id, 1) == "ok"  # the log starts over from its beginning
+        assert wal.stat().st_size == grown  # reused, not grown
+        await batch.aclose()
+        assert (await models.User.get(id=user.id)).quota == 10**9 - 1501
+    finally:
+        await db.close()
+
+
 @pytest.fixture
 def counted(tmp_path: Path) -> Iterator[GatewayProcess]:
     env = gateway_env(ONEAPI_DB_STATS="1", SQLITE_PATH=str(tmp_path / "counted.db"), SESSION_SECRET="gc-secret")
