@@ -84,6 +84,7 @@ class Database:
         self.sqlite_path = None if settings.SQL_DSN else os.path.abspath(settings.SQLITE_PATH)
         self._here: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None  # used by one to_thread call at a time
+        self._checkpointing: asyncio.Future[tuple[int, int, int]] | None = None
         self._orm: BaseDBAsyncClient | None = None  # the ORM's own client, not a transaction's
         self.dialect = "sqlite"
         self.statements = 0
@@ -126,6 +127,8 @@ class Database:
         if self._here is not None:
             self._here.close()
             self._here = None
+        if self._checkpointing is not None:  # its thread runs on even when the job was cancelled
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
         if self._checkpointer is not None:
             self._checkpointer.close()
             self._checkpointer = None
@@ -138,7 +141,8 @@ class Database:
         or None where ``sqlite_here`` does not run."""
         if not self.writes_here:
             return None
-        return await asyncio.to_thread(self._checkpoint_now)
+        self._checkpointing = asyncio.ensure_future(asyncio.to_thread(self._checkpoint_now))
+        return await asyncio.shield(self._checkpointing)
 
     def _checkpoint_now(self) -> tuple[int, int, int]:
         conn = self._checkpointer
