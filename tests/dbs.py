@@ -1,11 +1,14 @@
-"""Fresh PostgreSQL and MariaDB databases on 127.0.0.1 for one test session."""
+"""Fresh PostgreSQL and MariaDB databases on 127.0.0.1 for one test session, and an in-process
+SQLite ``Database`` for tests of the core's database code."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -51,3 +54,18 @@ def mariadb_database() -> Iterator[str]:
         yield f"root:@tcp(127.0.0.1:3306)/{name}?charset=utf8mb4&parseTime=True"
     finally:
         asyncio.run(_mysql(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+@asynccontextmanager
+async def sqlite_database(path: Path, **settings: Any) -> AsyncIterator[Any]:
+    """The gateway's ``Database`` on a new SQLite file, schema created; closed afterwards."""
+    from oneapi.db import Database
+    from oneapi.settings import Settings
+
+    db = Database(Settings(SQLITE_PATH=str(path), **settings))
+    await db.connect()
+    try:
+        await db.upgrade_schema()
+        yield db
+    finally:
+        await db.close()

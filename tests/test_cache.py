@@ -5,30 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from oneapi import models
 from oneapi.cache import Cache
-from oneapi.db import Database
-from oneapi.settings import Settings
+from tests.dbs import sqlite_database
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def _database(path: Path) -> tuple[Database, models.User, models.Token]:
-    db = Database(Settings(SQLITE_PATH=str(path), ONEAPI_DB_STATS=True))
-    await db.connect()
-    await db.upgrade_schema()
+async def _accounts() -> tuple[models.User, models.Token]:
     user = await models.User.create(username="cached", password="x", quota=1000)
     token = await models.Token.create(user_id=user.id, key="c" * 48, name="t", remain_quota=300, created_time=0)
-    return db, user, token
+    return user, token
 
 
 async def test_requests_that_miss_together_share_one_query(tmp_path) -> None:
-    db, user, token = await _database(tmp_path / "cache.db")
-    try:
+    async with sqlite_database(tmp_path / "cache.db", ONEAPI_DB_STATS=True) as db:
+        user, token = await _accounts()
         cache = Cache(ttl=60)
         before = db.statements
         tokens = await asyncio.gather(*(cache.token(token.key) for _ in range(50)))
@@ -40,13 +35,11 @@ async def test_requests_that_miss_together_share_one_query(tmp_path) -> None:
         assert db.statements - before == 2  # then held
         missing = await asyncio.gather(*(cache.token("x" * 48) for _ in range(10)))
         assert missing == [None] * 10 and db.statements - before == 3
-    finally:
-        await db.close()
 
 
 async def test_a_drop_during_a_load_is_not_undone(tmp_path) -> None:
-    db, user, token = await _database(tmp_path / "drop.db")
-    try:
+    async with sqlite_database(tmp_path / "drop.db", ONEAPI_DB_STATS=True) as db:
+        user, token = await _accounts()
         cache = Cache(ttl=60)
         before = db.statements
         first = asyncio.ensure_future(cache.token(token.key))
@@ -63,5 +56,3 @@ async def test_a_drop_during_a_load_is_not_undone(tmp_path) -> None:
         assert held is not None and held.status == 2 and db.statements - before == 2
         cache.invalidate_user(user.id)  # drops the user's tokens too
         assert (await cache.token(token.key)) is not None and db.statements - before == 3
-    finally:
-        await db.close()

@@ -15,9 +15,9 @@ from tortoise.transactions import in_transaction
 
 from oneapi import models
 from oneapi.batch import Batch
-from oneapi.db import Database, write_transaction
-from oneapi.settings import Settings
+from oneapi.db import write_transaction
 from tests.conftest import gateway_env
+from tests.dbs import sqlite_database
 from tests.gateway import GatewayProcess
 from tests.test_batching import overlapping_load, rows, setup, statements
 from tests.test_scaleout import PER_REQUEST, chat
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monkeypatch) -> None:
-    db = Database(Settings(SQLITE_PATH=str(tmp_path / "brief.db")))
-    await db.connect()
-    try:
-        await db.upgrade_schema()
+    async with sqlite_database(tmp_path / "brief.db") as db:
         user = await models.User.create(username="brief", password="x", quota=1000)
         batch = Batch(db, continuous=True)
         hops: list[object] = []
@@ -50,15 +47,10 @@ async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monke
         other.close()
         await batch.aclose()
         assert (await models.User.get(id=user.id)).quota == 900
-    finally:
-        await db.close()
 
 
 async def test_a_write_transaction_holds_sqlites_lock_from_its_start(tmp_path) -> None:
-    db = Database(Settings(SQLITE_PATH=str(tmp_path / "wt.db")))
-    await db.connect()
-    try:
-        await db.upgrade_schema()
+    async with sqlite_database(tmp_path / "wt.db"):
         other = sqlite3.connect(tmp_path / "wt.db", isolation_level=None, timeout=0)  # another worker
         with pytest.raises(OperationalError):  # the hazard: a commit between a plain one's read and write
             async with in_transaction():
@@ -72,15 +64,10 @@ async def test_a_write_transaction_holds_sqlites_lock_from_its_start(tmp_path) -
             await models.Option.create(key="probe", value="1")
         assert await models.Option.filter(key="probe").count() == 1
         other.close()
-    finally:
-        await db.close()
 
 
 async def test_the_loop_never_checkpoints_the_wal_a_thread_does(tmp_path) -> None:
-    db = Database(Settings(SQLITE_PATH=str(tmp_path / "wal.db")))
-    await db.connect()
-    try:
-        await db.upgrade_schema()
+    async with sqlite_database(tmp_path / "wal.db") as db:
         user = await models.User.create(username="wal", password="x", quota=10**9)
         batch = Batch(db, continuous=True)
         for _ in range(1500):  # each a commit of its own on the loop's connection
@@ -95,8 +82,6 @@ async def test_the_loop_never_checkpoints_the_wal_a_thread_does(tmp_path) -> Non
         assert wal.stat().st_size == grown  # reused, not grown
         await batch.aclose()
         assert (await models.User.get(id=user.id)).quota == 10**9 - 1501
-    finally:
-        await db.close()
 
 
 @pytest.fixture
@@ -142,10 +127,7 @@ def test_a_short_user_in_a_shared_write_gives_the_token_its_quota_back(counted, 
 
 
 async def test_a_claim_waits_in_the_database_thread_while_another_connection_writes(tmp_path) -> None:
-    db = Database(Settings(SQLITE_PATH=str(tmp_path / "locked.db")))
-    await db.connect()
-    try:
-        await db.upgrade_schema()
+    async with sqlite_database(tmp_path / "locked.db") as db:
         user = await models.User.create(username="claimer", password="x", quota=1000)
         token = await models.Token.create(user_id=user.id, key="k" * 48, name="t", remain_quota=300,
                                           created_time=0)
@@ -171,5 +153,3 @@ async def test_a_claim_waits_in_the_database_thread_while_another_connection_wri
         await batch.aclose()
         row = (await models.Token.get(id=token.id)).remain_quota, (await models.User.get(id=user.id)).quota
         assert row == (100, 0)  # the refused user claim gave the token its 50 back
-    finally:
-        await db.close()
