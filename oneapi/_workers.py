@@ -13,7 +13,6 @@ and when the supervisor is gone.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import os
@@ -26,8 +25,6 @@ from typing import Any
 __all__ = ["run_workers"]
 
 log = logging.getLogger("oneapi")
-
-POLL_SECONDS = 0.2  # how often a worker looks at the supervisor's shutdown flag
 
 
 def run_workers(config: Any, workers: int) -> int:
@@ -72,39 +69,16 @@ def run_workers(config: Any, workers: int) -> int:
 
 def _serve_worker(config: Any, shutdown: Event, supervisor: int) -> None:
     """One worker: the app built from the environment, served until told to stop."""
-    from hypercorn.asyncio import serve
-
     from .app import create_app
-    from .cli import setup_logging
+    from .cli import serve_until_stopped, setup_logging
     from .settings import load_settings
 
     settings = load_settings()
     setup_logging(settings.LOG_DIR or None, settings.DEBUG)
     app = create_app(settings)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        async def stopped() -> None:
-            while not (stop.is_set() or shutdown.is_set() or os.getppid() != supervisor):
-                try:
-                    await asyncio.wait_for(stop.wait(), POLL_SECONDS)
-                except TimeoutError:
-                    pass
-
-        await serve(app, config, shutdown_trigger=stopped)  # type: ignore[arg-type]
-
     try:
-        import uvloop
-    except ImportError:
-        run = asyncio.run
-    else:
-        run = uvloop.run
-    try:
-        run(main())
+        serve_until_stopped(app, config, lambda: shutdown.is_set() or os.getppid() != supervisor)
     except Exception:
         # The app may not have shut down (a port that cannot be bound fails after start-up), and
         # its database thread would keep this process alive: report and leave at once.

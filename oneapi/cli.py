@@ -9,6 +9,7 @@ import logging.handlers
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["main"]
@@ -62,6 +63,37 @@ def _config(host: str, port: int) -> Any:
     return config
 
 
+STOP_POLL_SECONDS = 0.2  # how often ``also_stop`` is asked
+
+
+def serve_until_stopped(app: Any, config: Any, also_stop: Callable[[], bool] | None = None) -> None:
+    """Serve ``app`` with hypercorn on uvloop (plain asyncio without it) until SIGTERM/SIGINT,
+    or until ``also_stop()`` answers true; then shut down gracefully."""
+    from hypercorn.asyncio import serve
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        async def stopped() -> None:
+            while not (stop.is_set() or (also_stop is not None and also_stop())):
+                try:
+                    await asyncio.wait_for(stop.wait(), STOP_POLL_SECONDS)
+                except TimeoutError:
+                    pass
+
+        await serve(app, config, shutdown_trigger=stopped if also_stop is not None else stop.wait)  # type: ignore[arg-type]
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
+
+
 def _run_workers(host: str, port: int, log_dir: str, workers: int) -> int:
     """Several worker processes, each building its own app from the environment."""
     from ._workers import run_workers
@@ -103,20 +135,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oneapi: {exc}", file=sys.stderr)
         return 2
     config = _config(args.host, settings.PORT)
-    from hypercorn.asyncio import serve
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
     logging.getLogger("oneapi").info("oneapi listening on %s", config.bind[0])
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run())
-    else:
-        uvloop.run(run())
+    serve_until_stopped(app, config)
     return 0
