@@ -15,12 +15,12 @@ import pluggy
 from quart import Quart, current_app, request
 
 from ._http import ApiSessions, BodyRequest, upstream_client
-from ._local_quota import LocalQuota
 from .adaptor import Adaptor
-from .batch import Batch
-from .billing import Ledger, Pricing
+from .billing import Pricing
 from .cache import Cache
 from .db import Database
+from .ledger import Ledger, Writer
+from .ledger._local import LocalQuota
 from .options import Options
 from .plugins import PluginInfo, get_plugin_manager
 from .registry import Registry, build_registry
@@ -76,12 +76,13 @@ class Gateway:
 
 
 def _ledger(db: Database, settings: Settings) -> Ledger:
-    """Continuous group commit and reservations in the database; or, with BATCH_UPDATE_ENABLED,
-    interval flushes and reservations held in memory between them."""
+    """Continuous group commit and holds taken in the database; or, with BATCH_UPDATE_ENABLED,
+    interval flushes and holds checked in memory between them."""
+    lease = settings.LEDGER_LEASE_SECONDS
     if not settings.BATCH_UPDATE_ENABLED:
-        return Ledger(db, Batch(db, continuous=True))
-    batch = Batch(db)
-    return Ledger(db, batch, LocalQuota(db, batch, ttl=settings.BATCH_UPDATE_INTERVAL))
+        return Ledger(db, Writer(db, continuous=True), lease=lease)
+    writer = Writer(db, continuous=False)
+    return Ledger(db, writer, LocalQuota(db, writer, ttl=settings.BATCH_UPDATE_INTERVAL), lease=lease)
 
 
 def gateway() -> Gateway:
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         if settings.is_master:
             await gw.db.upgrade_schema()
             await gw.db.ensure_root()
+        await gw.ledger.start(reconcile_now=settings.is_master)
         await options.load()
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")
         await gw.cache.reload_all()
@@ -182,7 +184,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         for task in gw.tasks:
             task.cancel()
         await asyncio.gather(*gw.tasks, return_exceptions=True)
-        await gw.ledger.batch.aclose()  # in-flight requests and their settlements are done
+        await gw.ledger.aclose()  # in-flight requests and their settlements are done
         if gw.http is not None:
             await gw.http.aclose()
         await gw.cache.close()

@@ -86,6 +86,7 @@ class Database:
         self._checkpointer: sqlite3.Connection | None = None  # used by one to_thread call at a time
         self._checkpointing: asyncio.Future[tuple[int, int, int]] | None = None
         self._orm: BaseDBAsyncClient | None = None  # the ORM's own client, not a transaction's
+        self._disk_full = False  # a write failed for want of space: the next checkpoint truncates the log
         self.dialect = "sqlite"
         self.statements = 0
         self._translated: dict[str, str] = {}
@@ -149,8 +150,17 @@ class Database:
         if conn is None:
             conn = sqlite3.connect(self.sqlite_path or "", isolation_level=None, check_same_thread=False)
             self._checkpointer = conn
-        busy, log_pages, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        mode = "TRUNCATE" if self._disk_full else "PASSIVE"  # TRUNCATE gives the log's space back
+        busy, log_pages, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        if mode == "TRUNCATE" and not busy:
+            self._disk_full = False
         return int(busy), int(log_pages), int(done)
+
+    def disk_trouble(self, exc: BaseException) -> None:
+        """Note a write that failed for want of space (SQLite): the WAL is truncated when it can be."""
+        text = str(exc).lower()
+        if "full" in text or "disk i/o" in text:
+            self._disk_full = True
 
     def sql(self, text: str) -> str:
         """Rewrite ``?`` placeholders and double-quoted names for this dialect (memoized)."""
@@ -225,6 +235,25 @@ class Database:
         await self.execute(_ABILITIES_DDL[self.dialect])
         for model in Tortoise.apps["models"].values():
             await self._add_missing_columns(model)
+        for column in ("request_id", "token_id"):  # the ledger looks consume logs up by these
+            await self._ensure_index("logs", column)
+
+    async def _ensure_index(self, table: str, column: str) -> None:
+        """An index on ``table.column`` unless one exists (tables made before it was declared)."""
+        if self.dialect == "sqlite":
+            names = [r["name"] for r in await self.fetch(f'PRAGMA index_list("{table}")')]
+            for name in names:
+                if any(r["name"] == column for r in await self.fetch(f'PRAGMA index_info("{name}")')):
+                    return
+        elif self.dialect == "postgres":
+            if await self.fetch("SELECT 1 FROM pg_indexes WHERE tablename = ? AND indexdef LIKE ?",
+                                [table, f"%({column})%"]):
+                return
+        elif await self.fetch("SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                              "AND table_name = ? AND column_name = ?", [table, column]):
+            return
+        log.warning("schema upgrade: index on %s.%s", table, column)
+        await self.execute(f'CREATE INDEX "idx_{table}_{column}" ON "{table}" ("{column}")')
 
     async def _existing_columns(self, table: str) -> set[str]:
         if self.dialect == "sqlite":

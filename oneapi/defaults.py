@@ -11,6 +11,7 @@ import httpx
 
 from . import models
 from .hookspecs import hookimpl
+from .ledger import heartbeat, reconcile
 from .options import (
     validate_bool,
     validate_int,
@@ -139,7 +140,15 @@ async def _update_balances(gw: Any) -> None:
 
 
 async def _flush_batch(gw: Any) -> None:
-    await gw.ledger.batch.flush()
+    await gw.ledger.writer.flush()
+
+
+async def _heartbeat(gw: Any) -> None:
+    await heartbeat(gw.ledger)
+
+
+async def _reconcile(gw: Any) -> None:
+    await reconcile(gw.ledger)
 
 
 async def _checkpoint(gw: Any) -> None:
@@ -152,6 +161,8 @@ def register_jobs() -> list[Job]:
         Job("batch-flush", lambda gw: gw.settings.BATCH_UPDATE_INTERVAL if gw.settings.BATCH_UPDATE_ENABLED
             else 0.0, _flush_batch, master_only=False),
         Job("sync", lambda gw: gw.settings.sync_seconds, _sync, master_only=False),
+        Job("ledger-heartbeat", lambda gw: gw.ledger.lease / 4, _heartbeat, master_only=False),
+        Job("ledger-reconcile", lambda gw: gw.ledger.lease / 4, _reconcile),
         Job("wal-checkpoint", lambda gw: 1.0 if gw.db.writes_here else 0.0, _checkpoint, master_only=False),
         Job("log-retention", lambda gw: min(3600.0, float(gw.settings.SYNC_FREQUENCY)), _retention),
         Job("channel-test", lambda gw: gw.settings.CHANNEL_TEST_FREQUENCY * 60.0, _test_channels),

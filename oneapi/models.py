@@ -11,7 +11,9 @@ from tortoise.models import Model
 __all__ = [
     "Channel",
     "Log",
+    "LedgerFailure",
     "Midjourney",
+    "QuotaHold",
     "Option",
     "Redemption",
     "Token",
@@ -104,6 +106,7 @@ class Channel(Model):
 class Log(Model):
     id = fields.IntField(primary_key=True)
     user_id = fields.IntField(db_index=True)
+    token_id = fields.IntField(default=0, db_index=True)
     created_at = fields.BigIntField(db_index=True)
     type = fields.IntField(db_index=True)
     content = fields.TextField(null=True)
@@ -114,13 +117,44 @@ class Log(Model):
     prompt_tokens = fields.IntField(default=0)
     completion_tokens = fields.IntField(default=0)
     channel_id = fields.IntField(default=0, db_index=True)
-    request_id = fields.CharField(max_length=64, default="")
+    request_id = fields.CharField(max_length=64, default="", db_index=True)
     elapsed_time = fields.BigIntField(default=0)
     is_stream = fields.BooleanField(default=False)
     system_prompt_reset = fields.BooleanField(default=False)
 
     class Meta:
         table = "logs"
+
+
+class QuotaHold(Model):
+    """Quota reserved for a request in flight (oneapi/ledger): deleted when it is settled or
+    released; ``node`` owns it while its lease is extended."""
+
+    request_id = fields.CharField(max_length=64, primary_key=True)
+    user_id = fields.IntField(db_index=True)
+    token_id = fields.IntField(default=0, db_index=True)
+    token_amount = fields.BigIntField(default=0)
+    amount = fields.BigIntField(default=0)
+    node = fields.CharField(max_length=128, default="", db_index=True)
+    lease_until = fields.BigIntField(default=0, db_index=True)
+    created_at = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "quota_holds"
+
+
+class LedgerFailure(Model):
+    """A ledger write that could not be made (its data broke a rule), kept for the operator."""
+
+    id = fields.IntField(primary_key=True)
+    request_id = fields.CharField(max_length=64, default="", db_index=True)
+    kind = fields.CharField(max_length=16, default="")
+    payload = fields.TextField(null=True)
+    reason = fields.TextField(null=True)
+    created_at = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "ledger_failures"
 
 
 class Redemption(Model):

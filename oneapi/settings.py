@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     POLLING_INTERVAL: float = Field(0, ge=0)
     BATCH_UPDATE_ENABLED: bool = False
     BATCH_UPDATE_INTERVAL: float = Field(5, gt=0)
+    LEDGER_LEASE_SECONDS: int = Field(60, ge=4)  # holds of a node silent this long are released
 
     GLOBAL_API_RATE_LIMIT: int = Field(180, ge=0)
     GLOBAL_WEB_RATE_LIMIT: int = Field(60, ge=0)
@@ -51,7 +52,11 @@ class Settings(BaseSettings):
 
     TIKTOKEN_CACHE_DIR: str = ""
     DATA_GYM_CACHE_DIR: str = ""
+    # Upstream timeouts in seconds (see _http.relay_timeouts; a channel's config may override):
+    # connect + response headers (0: 300), and each read of the body, e.g. between two chunks
+    # of a stream (0: 120). No upstream call waits forever: it would hold its quota reserved.
     RELAY_TIMEOUT: float = Field(0, ge=0)
+    STREAMING_TIMEOUT: float = Field(120, ge=0)
     MAX_REQUEST_BODY_MB: float = Field(64, gt=0)
 
     INITIAL_ROOT_TOKEN: str = ""

@@ -14,8 +14,9 @@ from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from oneapi import models
-from oneapi.batch import Batch
 from oneapi.db import write_transaction
+from oneapi.ledger import Writer
+from oneapi.ledger._program import Hold, Take
 from tests.conftest import gateway_env
 from tests.dbs import sqlite_database
 from tests.gateway import GatewayProcess
@@ -24,11 +25,19 @@ from tests.test_scaleout import PER_REQUEST, chat
 
 pytestmark = pytest.mark.timeout(180)
 
+_ids = iter(range(10**9))
+
+
+def claim(writer: Writer, token_id: int | None, user_id: int, amount: int) -> asyncio.Future[str]:
+    """A checked take of ``amount`` from the token (None: unlimited) and the user."""
+    hold = Hold(f"gc-{next(_ids)}", user_id, token_id or 0, token_id is not None, amount)
+    return writer.take_now(Take(hold, checked=True, node="test/node", lease_until=2**40))
+
 
 async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monkeypatch) -> None:
     async with sqlite_database(tmp_path / "brief.db") as db:
         user = await models.User.create(username="brief", password="x", quota=1000)
-        batch = Batch(db, continuous=True)
+        batch = Writer(db, continuous=True)
         hops: list[object] = []
         in_thread = db.sqlite_in_thread
 
@@ -39,10 +48,10 @@ async def test_a_claim_briefly_locked_out_is_retried_on_the_loop(tmp_path, monke
         monkeypatch.setattr(db, "sqlite_in_thread", counted_hop)
         other = sqlite3.connect(tmp_path / "brief.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process's short write, say
-        claim = batch.claim(None, user.id, 100)
-        assert not claim.done()
+        pending = claim(batch, None, user.id, 100)
+        assert not pending.done()
         asyncio.get_running_loop().call_later(0.01, other.execute, "ROLLBACK")
-        assert await asyncio.wait_for(claim, 5) == "ok"
+        assert await asyncio.wait_for(pending, 5) == "ok"
         assert hops == []  # retried here, not handed to the database thread
         other.close()
         await batch.aclose()
@@ -69,16 +78,16 @@ async def test_a_write_transaction_holds_sqlites_lock_from_its_start(tmp_path) -
 async def test_the_loop_never_checkpoints_the_wal_a_thread_does(tmp_path) -> None:
     async with sqlite_database(tmp_path / "wal.db") as db:
         user = await models.User.create(username="wal", password="x", quota=10**9)
-        batch = Batch(db, continuous=True)
+        batch = Writer(db, continuous=True)
         for _ in range(1500):  # each a commit of its own on the loop's connection
-            assert await batch.claim(None, user.id, 1) == "ok"
+            assert await claim(batch, None, user.id, 1) == "ok"
         assert db._here is not None and db._here.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         wal = tmp_path / "wal.db-wal"
         grown = wal.stat().st_size
         assert grown > 1000 * 4096  # past where SQLite would have checkpointed (and fsynced) by itself
         busy, log_pages, copied = await db.checkpoint()  # type: ignore[misc]
         assert busy == 0 and log_pages > 1000 and copied == log_pages
-        assert await batch.claim(None, user.id, 1) == "ok"  # the log starts over from its beginning
+        assert await claim(batch, None, user.id, 1) == "ok"  # the log starts over from its beginning
         assert wal.stat().st_size == grown  # reused, not grown
         await batch.aclose()
         assert (await models.User.get(id=user.id)).quota == 10**9 - 1501
@@ -131,25 +140,25 @@ async def test_a_claim_waits_in_the_database_thread_while_another_connection_wri
         user = await models.User.create(username="claimer", password="x", quota=1000)
         token = await models.Token.create(user_id=user.id, key="k" * 48, name="t", remain_quota=300,
                                           created_time=0)
-        batch = Batch(db, continuous=True)
-        assert await batch.claim(token.id, user.id, 200) == "ok"  # written here, on the loop
+        batch = Writer(db, continuous=True)
+        assert await claim(batch, token.id, user.id, 200) == "ok"  # written here, on the loop
         other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's lock
-        claim = batch.claim(token.id, user.id, 200)
+        pending = claim(batch, token.id, user.id, 200)
         await asyncio.sleep(0.2)
-        assert not claim.done()  # waiting for the lock, in the database thread
+        assert not pending.done()  # waiting for the lock, in the database thread
         other.execute("ROLLBACK")
-        assert await asyncio.wait_for(claim, 10) == "token"  # 100 left on the token: refused
-        assert await batch.claim(None, user.id, 800) == "ok"  # unlimited token: only the user pays
-        assert await batch.claim(token.id, user.id, 50) == "user"  # 0 left on the user
+        assert await asyncio.wait_for(pending, 10) == "token"  # 100 left on the token: refused
+        assert await claim(batch, None, user.id, 800) == "ok"  # unlimited token: only the user pays
+        assert await claim(batch, token.id, user.id, 50) == "user"  # 0 left on the user
         other.close()
         async with in_transaction():  # the ORM reads, then writes, in one deferred transaction
             await models.Option.filter(key="GroupCommitProbe").first()
-            claim = batch.claim(None, user.id, 0)
+            pending = claim(batch, None, user.id, 0)
             await asyncio.sleep(0.05)
-            assert not claim.done()  # no commit behind the transaction's back
+            assert not pending.done()  # no commit behind the transaction's back
             await models.Option.create(key="GroupCommitProbe", value="1")  # would fail: snapshot is stale
-        assert await asyncio.wait_for(claim, 10) == "ok"
+        assert await asyncio.wait_for(pending, 10) == "ok"
         await batch.aclose()
         row = (await models.Token.get(id=token.id)).remain_quota, (await models.User.get(id=user.id)).quota
         assert row == (100, 0)  # the refused user claim gave the token its 50 back

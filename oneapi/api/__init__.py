@@ -77,9 +77,9 @@ def api_blueprint() -> Blueprint:
         if "\x00" in request.path:
             raise ApiError("the path must not contain NUL characters", 404)
         await check_global()
-        batch = gateway().ledger.batch
-        if request.method == "GET" and batch.continuous and len(batch):
-            await batch.flush()  # settlements waiting for company show in balances and logs at once
+        writer = gateway().ledger.writer
+        if request.method == "GET" and writer.continuous and len(writer):
+            await writer.flush()  # settlements waiting for company show in balances and logs at once
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             # Read the body even when the answer is a refusal, so the connection stays usable.
             await request.get_data(cache=True)

@@ -19,13 +19,14 @@ from .. import models
 from ..auth import authenticate_relay
 from . import modes
 from .channel_test import apply_health
-from .context import ChannelRecord, RelayContext, RelayError
+from .context import ChannelRecord, RelayContext, RelayError, Usage
 from .exchange import Chunks, Incoming, Reply
 from .inbound import Inbound
 
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
     from ..app import Gateway
+    from ..ledger import Hold
 
 __all__ = ["error_reply", "error_response", "quart_response", "relay", "relay_reply"]
 
@@ -133,7 +134,7 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
     """Relay one /v1 request; every failure becomes an error in the client's shape."""
     request_id = new_request_id()
     ctx: RelayContext | None = None
-    reserved = 0
+    hold: Hold | None = None
     try:
         token, user, pinned = await authenticate_relay(gw.cache, client_key(incoming.headers), incoming.remote_addr)
         mode = modes.MODES[mode_name]
@@ -162,27 +163,27 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
         ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
         plan = modes.plan(gw, ctx, price)
         ctx.extra["quota_for"] = plan.quota_for
-        reserved = await gw.ledger.reserve(ctx, plan.reserve)
-        response = await _attempts(gw, ctx, pinned, reserved)
-        reserved = 0  # settlement owns it now
+        hold = await gw.ledger.reserve(ctx, plan.reserve)
+        response = await _attempts(gw, ctx, pinned, hold)
+        hold = None  # settlement owns it now
         return response
     except RelayError as err:
-        if reserved and ctx is not None:
-            await gw.ledger.refund(ctx, reserved)
+        if hold is not None:
+            gw.ledger.release(hold)
         return error_reply(err, request_id, inbound)
     except asyncio.CancelledError:  # the client left (Quart cancels its handler): nothing was delivered
-        if reserved and ctx is not None:
-            gw.in_background(gw.ledger.refund(ctx, reserved))
+        if hold is not None:
+            gw.ledger.release(hold)
         raise
     except Exception:
         log.exception("request %s failed inside the gateway", request_id)
-        if reserved and ctx is not None:
-            await gw.ledger.refund(ctx, reserved)
+        if hold is not None:
+            gw.ledger.release(hold)
         return error_reply(RelayError(500, "the gateway failed to handle this request; it was not "
                                          "charged", "one_api_error", "internal_error"), request_id, inbound)
 
 
-async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved: int) -> Reply:
+async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, hold: Hold) -> Reply:
     """Try channels until one answers; retry others on retryable errors."""
     tried: set[int] = set()
     retries = 0 if pinned is not None else max(gw.options.int("RetryTimes"), 0)
@@ -203,7 +204,7 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, reserved
         ctx.upstream_model = channel.model_mapping.get(ctx.model, ctx.model)
         ctx.payload = _with_system_prompt(ctx, client_payload, channel)
         try:
-            return await _one_attempt(gw, ctx, adaptor, reserved)
+            return await _one_attempt(gw, ctx, adaptor, hold)
         except RelayError as err:
             last = err
             if err.disable_channel:
@@ -252,7 +253,7 @@ def _choose(gw: Gateway, ctx: RelayContext, pinned: int | None, tried: set[int],
     return channel
 
 
-async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserved: int) -> Reply:
+async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: Hold) -> Reply:
     timeout = gw.settings.RELAY_TIMEOUT or None
     try:
         upstream = await adaptor.send(ctx, timeout)
@@ -269,9 +270,9 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
             await upstream.aclose()
     is_sse = "text/event-stream" in upstream.headers.get("content-type", "")
     if ctx.is_stream and is_sse:
-        return _stream(gw, ctx, adaptor, upstream, reserved)
+        return _stream(gw, ctx, adaptor, upstream, hold)
     if modes.MODES[ctx.mode].binary_response:
-        return _passthrough(gw, ctx, upstream, reserved)
+        return _passthrough(gw, ctx, upstream, hold)
     try:
         result = await adaptor.read_response(ctx, upstream)
     finally:
@@ -280,7 +281,7 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, reserve
         ctx.usage = result.usage
     await _call_hooks(gw.pm.hook.transform_response(ctx=ctx, result=result))
     ctx.delivered = True
-    _settle_later(gw, ctx, reserved, result)
+    _settle_later(gw, ctx, hold, result)
     inbound = _converting_inbound(ctx, adaptor)
     if inbound is not None:
         result = inbound.result(ctx, result)
@@ -295,7 +296,7 @@ def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
     return inbound
 
 
-def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, reserved: int) -> Reply:
+def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Response, hold: Hold) -> Reply:
     chunks = adaptor.stream_response(ctx, upstream)
     inbound = _converting_inbound(ctx, adaptor)
     if inbound is not None:
@@ -309,60 +310,85 @@ def _stream(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, upstream: httpx.Re
         except httpx.HTTPError as exc:
             log.warning("request %s: upstream stream broke: %s", ctx.request_id, exc)
 
-    return Reply(200, "text/event-stream", Chunks(body(), _finisher(gw, ctx, upstream, reserved)),
+    return Reply(200, "text/event-stream", Chunks(body(), _finisher(gw, ctx, upstream, hold)),
                  {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Oneapi-Request-Id": ctx.request_id})
 
 
-def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Reply:
+def _passthrough(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, hold: Hold) -> Reply:
     async def body() -> AsyncGenerator[bytes, None]:
         async for chunk in upstream.aiter_raw():
             ctx.delivered = True
             yield chunk
 
     return Reply(upstream.status_code, upstream.headers.get("content-type", "application/octet-stream"),
-                 Chunks(body(), _finisher(gw, ctx, upstream, reserved)), {"X-Oneapi-Request-Id": ctx.request_id})
+                 Chunks(body(), _finisher(gw, ctx, upstream, hold)), {"X-Oneapi-Request-Id": ctx.request_id})
 
 
-def _finisher(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, reserved: int) -> Callable[[], Awaitable[None]]:
+def _finisher(gw: Gateway, ctx: RelayContext, upstream: httpx.Response, hold: Hold) -> Callable[[], Awaitable[None]]:
     """What ends a streamed reply: close the upstream, settle for what was delivered."""
 
     async def finish() -> None:
         try:
             await upstream.aclose()
         finally:
-            _settle_later(gw, ctx, reserved, None)
+            _settle_later(gw, ctx, hold, None)
 
     return finish
 
 
-def _settle_later(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
-    gw.in_background(_settle(gw, ctx, reserved, result))
+def _settle_later(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResult | None) -> None:
+    if not ctx.delivered:  # nothing reached the client: the hold goes back at once
+        gw.ledger.release(hold)
+        return
+    gw.in_background(_settle(gw, ctx, hold, result))
 
 
-async def _settle(gw: Gateway, ctx: RelayContext, reserved: int, result: RelayResult | None) -> None:
-    """Charge the final quota, write the consume log, tell the plugins."""
+async def _settle(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResult | None) -> None:
+    """Charge the final quota with its consume log, tell the plugins. The hold is settled
+    whatever fails here: at the reservation when the usage cannot be known."""
+    usage = Usage()
+    quota = hold.amount
+    note = ""
     try:
-        if not ctx.delivered:
-            await gw.ledger.refund(ctx, reserved)
-            return
         usage = await modes.final_usage(gw, ctx, result)
-        quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage)
-        quota = int(quota or 0)
-        charged = await gw.ledger.settle(ctx, reserved, quota)
-        if gw.options.bool("LogConsumeEnabled"):
-            price = gw.pricing.price(ctx.model, ctx.group)
-            await gw.ledger.write_log(
-                user_id=ctx.user.id, created_at=int(time.time()), type=models.LOG_CONSUME,
-                content=f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
-                f"completion ratio {price.completion_ratio:g}"
-                + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""),
-                username=ctx.user.username, token_name=ctx.token.name, model_name=ctx.model,
-                quota=charged, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                channel_id=ctx.channel.id if ctx.channel else 0, request_id=ctx.request_id,
-                elapsed_time=int((time.monotonic() - ctx.started) * 1000), is_stream=ctx.is_stream,
-                system_prompt_reset=bool(ctx.extra.get("system_prompt_reset")),
-            )
-        await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=charged))
+        quota = _valid_quota(gw, ctx, usage)
     except Exception:
-        log.exception("request %s: settlement failed", ctx.request_id)
+        log.exception("request %s: its usage could not be read; charged its reservation", ctx.request_id)
+        note = "; usage unknown, charged the reservation"
+    finally:  # also when cancelled at shutdown: a hold never outlives its request
+        gw.ledger.settle(hold, quota, ctx.channel.id if ctx.channel else 0,
+                         _consume_log(gw, ctx, usage, note))
+    try:
+        await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=quota))
+    except Exception:
+        log.exception("request %s: a quota_consumed hook failed", ctx.request_id)
 
+
+def _valid_quota(gw: Gateway, ctx: RelayContext, usage: Usage) -> int:
+    """calculate_quota's answer, or the core's formula where a plugin gave no whole, non-negative number."""
+    quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage)
+    if quota is None:
+        return 0
+    if isinstance(quota, bool) or not isinstance(quota, int) or quota < 0:
+        core = ctx.extra["quota_for"](usage)
+        log.error("request %s: calculate_quota returned %r; charged the core's price %d instead",
+                  ctx.request_id, quota, core)
+        return int(core)
+    return quota
+
+
+def _consume_log(gw: Gateway, ctx: RelayContext, usage: Usage, note: str) -> dict[str, Any]:
+    try:
+        price = gw.pricing.price(ctx.model, ctx.group)
+        content = (f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
+                   f"completion ratio {price.completion_ratio:g}"
+                   + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""))
+    except RelayError:  # the price was removed since the request started
+        content = "price no longer set"
+    return {
+        "created_at": int(time.time()), "content": content + note, "username": ctx.user.username,
+        "token_name": ctx.token.name, "model_name": ctx.model, "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "elapsed_time": int((time.monotonic() - ctx.started) * 1000), "is_stream": ctx.is_stream,
+        "system_prompt_reset": bool(ctx.extra.get("system_prompt_reset")),
+    }

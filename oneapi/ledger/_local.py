@@ -1,7 +1,7 @@
 """Quota reservations held in memory, for BATCH_UPDATE_ENABLED: no database round trip per request.
 
 A balance is the row's value as last read from the database plus the changes still pending
-in the batch (reservations, refunds). A reservation is checked and taken in one synchronous
+in the writer (reservations, settlements). A reservation is checked and taken in one synchronous
 step on the event loop, so within one process it is exact, as the conditional UPDATEs are.
 A balance is read again when it is older than ``ttl`` seconds and whenever it looks too
 small (so a top-up counts at once). Several processes sharing a database each see only
@@ -16,8 +16,8 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .batch import Batch
-    from .db import Database
+    from ..db import Database
+    from ._writer import Writer
 
 __all__ = ["LocalQuota"]
 
@@ -30,12 +30,13 @@ _BALANCE_SQL = {
 class LocalQuota:
     """Remaining quota of tokens and users as this process sees it, and reservations against it."""
 
-    def __init__(self, db: Database, batch: Batch, ttl: float) -> None:
+    def __init__(self, db: Database, writer: Writer, ttl: float) -> None:
         self.db = db
-        self.batch = batch
+        self.writer = writer
         self.ttl = ttl
         self._read: dict[tuple[str, int], tuple[int, float]] = {}  # (table, id) -> (DB value, read at)
-        batch.on_written = self._written
+        writer.deltas = {}
+        writer.on_written = self._written
 
     def _written(self, table: str, row_id: int, quota_delta: int) -> None:
         """A flush moved ``quota_delta`` from the batch into the row: fold it into what was read."""
@@ -48,10 +49,10 @@ class LocalQuota:
         entry = self._read.get((table, row_id))
         if entry is None or time.monotonic() - entry[1] > self.ttl:
             return None
-        return entry[0] + self.batch.unwritten(table, row_id)
+        return entry[0] + self.writer.unwritten(table, row_id)
 
     async def _refresh(self, keys: list[tuple[str, int]]) -> None:
-        async with self.batch.quiet():  # a flush half-way through would be counted twice
+        async with self.writer.quiet():  # a flush half-way through would be counted twice
             for table, row_id in keys:
                 rows = await self.db.fetch(_BALANCE_SQL[table], [row_id])
                 self._read[(table, row_id)] = (int(rows[0]["quota"]) if rows else 0, time.monotonic())
@@ -71,14 +72,9 @@ class LocalQuota:
             if stale:
                 await self._refresh(stale)
             short = next((key for key in keys if (self.balance(*key) or 0) < amount), None)
-            if short is None:  # checked and taken with no await in between
-                self.batch.take(token_id, user_id, amount)
+            if short is None:  # checked here; the caller queues the take with no await in between
                 return "ok"
         return "token" if short[0] == "tokens" else "user"
-
-    def give_back(self, token_id: int | None, user_id: int, amount: int) -> None:
-        """Return a reservation (written with the next flush)."""
-        self.batch.take(token_id, user_id, -amount)
 
     def forget(self) -> None:
         """Read every balance again on next use (after an administrator changed quotas)."""
