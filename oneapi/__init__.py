@@ -8,6 +8,7 @@ from __future__ import annotations
 from .adaptor import Adaptor, RelayResult, error_from_upstream
 from .cors import allow_cors
 from .hookspecs import hookimpl
+from .ledger import Bill
 from .registry import (
     ChannelType,
     ConfigField,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adaptor",
+    "Bill",
     "ChannelRecord",
     "ChannelType",
     "ConfigField",

@@ -231,10 +231,10 @@ class Database:
 
     async def upgrade_schema(self) -> None:
         """Create missing tables, add missing columns; never drop or rewrite data."""
+        for model in Tortoise.apps["models"].values():  # first: new tables' indexes may name them
+            await self._add_missing_columns(model)
         await Tortoise.generate_schemas(safe=True)
         await self.execute(_ABILITIES_DDL[self.dialect])
-        for model in Tortoise.apps["models"].values():
-            await self._add_missing_columns(model)
         for column in ("request_id", "token_id"):  # the ledger looks consume logs up by these
             await self._ensure_index("logs", column)
 
@@ -270,6 +270,8 @@ class Database:
     async def _add_missing_columns(self, model: Any) -> None:
         table = model._meta.db_table
         existing = {c.lower() for c in await self._existing_columns(table)}
+        if not existing:
+            return  # a new table: created whole by generate_schemas
         for name, field in model._meta.fields_map.items():
             column = getattr(field, "source_field", None) or name
             if column.lower() in existing or field.pk:

@@ -106,7 +106,7 @@ class Channel(Model):
 class Log(Model):
     id = fields.IntField(primary_key=True)
     user_id = fields.IntField(db_index=True)
-    token_id = fields.IntField(default=0, db_index=True)
+    token_id = fields.IntField(default=0, null=True, db_index=True)  # null: rows written by others
     created_at = fields.BigIntField(db_index=True)
     type = fields.IntField(db_index=True)
     content = fields.TextField(null=True)

@@ -145,6 +145,12 @@ def test_hook_calculate_quota(echo_gw, echo_admin, echo_token) -> None:
     assert log_of(echo_admin, echo_chat(echo_gw, echo_token, user="flat-price"))["quota"] == 4242
 
 
+def test_a_negative_calculate_quota_is_replaced_by_the_core_price(echo_gw, echo_admin, echo_token) -> None:
+    log = log_of(echo_admin, echo_chat(echo_gw, echo_token, user="negative-price"))
+    assert log["quota"] == math.ceil(1 * (7 + 3 * 2))  # the core's formula, not a credit of 500
+    assert "calculate_quota returned -500" in echo_gw.log()
+
+
 def test_hook_quota_consumed(echo_gw, echo_admin, echo_token, marks_file) -> None:
     log_of(echo_admin, echo_chat(echo_gw, echo_token))
     deadline = time.monotonic() + 5  # the hook runs right after the log row is written

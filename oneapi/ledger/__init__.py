@@ -127,16 +127,20 @@ class Ledger:
         if hold.amount:
             self.writer.submit(Release(hold, note=note))
 
-    async def credit_in(self, conn: Any, *, request_id: str, user_id: int, token_id: int, channel_id: int,
-                        amount: int, **log_fields: Any) -> None:
-        """Give back ``amount`` charged earlier, inside the caller's transaction ``conn``, once per
-        ``request_id`` (a consume log of negative quota)."""
-        await write_async(self.db, [Credit(request_id, user_id, token_id, channel_id, amount, log_fields)], conn)
+    async def credit_in(self, conn: Any, *, request_id: str, of_request: str, user_id: int, token_id: int,
+                        channel_id: int, amount: int, **log_fields: Any) -> None:
+        """Give back ``amount`` of the charge of request ``of_request``, inside the caller's
+        transaction ``conn``: a consume log of negative quota, once per ``request_id``, and only
+        if that charge is in the ledger. Concurrent credits of one request id must be kept apart
+        by the caller (a status compare-and-set in ``conn``, say)."""
+        await write_async(self.db, [Credit(request_id, of_request, user_id, token_id, channel_id, amount,
+                                           log_fields)], conn)
         if self.local is not None:
             self.local.forget()
 
     async def billed_call(self, ctx: RelayContext, amount: int, call: Callable[[Bill], Awaitable[T]]) -> T:
-        """Hold ``amount``, run ``call(bill)``, then settle what the bill kept or release the hold.
+        """Hold ``amount``, run ``call(bill)``, then settle what the bill kept (written before this
+        returns, unless the database fails) or release the hold.
 
         The call runs to its end even if the caller is cancelled (a client that hangs up after
         its job reached the upstream is billed as if it had stayed); an exception releases."""
@@ -156,6 +160,9 @@ class Ledger:
             self.release(bill.hold)
         else:
             self.settle(bill.hold, bill.quota, bill.channel_id, bill.log)
+            # Written before the caller answers: what it made (a task, say) may be refunded
+            # through ``credit_in`` at once, which only gives back charges in the ledger.
+            await self.writer.flush()
         return result
 
     async def start(self, reconcile_now: bool) -> None:

@@ -117,9 +117,12 @@ class Release:
 
 @dataclass(slots=True, eq=False)
 class Credit:
-    """Give back ``amount`` of a charge made earlier, once per ``request_id``."""
+    """Give back ``amount`` of the charge of request ``of_request``, once per ``request_id``, and
+    only if that charge was made (a crash may have released its hold instead); an empty
+    ``of_request`` (a charge made before this ledger) is not checked."""
 
     request_id: str
+    of_request: str
     user_id: int
     token_id: int
     channel_id: int
@@ -185,6 +188,7 @@ def program(ops: list[Op], sqlite: bool) -> Generator[Statement, Any, None]:
                        sorted(present))
     doubtful = [rid for rid, op in zip(map(_charge_id, ops), ops, strict=True)
                 if rid and rid not in present and _needs_check(op)]
+    doubtful += [op.of_request for op in ops if isinstance(op, Credit) and op.of_request]
     logged: set[str] = set()
     if doubtful:
         logged = set((yield ("ids", "SELECT request_id FROM logs WHERE type = 2 AND request_id IN "
@@ -234,8 +238,8 @@ def program(ops: list[Op], sqlite: bool) -> Generator[Statement, Any, None]:
                 logs.append(_log_row({"type": LOG_SYSTEM, "content": op.note, "request_id": hold.request_id},
                                      hold.token_id, hold.user_id))
         elif isinstance(op, Credit):
-            if op.request_id in logged:
-                continue
+            if op.request_id in logged or (op.of_request and op.of_request not in logged):
+                continue  # given back before, or never charged
             users[op.user_id][0] += op.amount
             users[op.user_id][1] -= op.amount
             if op.token_id:

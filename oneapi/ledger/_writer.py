@@ -231,7 +231,11 @@ class Writer:
     async def flush(self) -> bool:
         """Write everything pending; False if the database failed (what failed is kept).
 
-        Shielded: a cancelled caller does not cut a write short, the next flush waits for it."""
+        Shielded: a cancelled caller does not cut a write short, and the next flush waits for
+        it (the write holds the lock, not its caller)."""
+        return await asyncio.shield(asyncio.ensure_future(self._flush_locked()))
+
+    async def _flush_locked(self) -> bool:
         async with self._lock:
             ops, self.pending = self.pending, []
             if not ops:
@@ -241,7 +245,7 @@ class Writer:
                 if isinstance(op, Take):
                     self._takes.pop(op.hold.request_id, None)
             try:
-                return await asyncio.shield(asyncio.ensure_future(self._write(ops)))
+                return await self._write(ops)
             finally:
                 self._writing = []
 

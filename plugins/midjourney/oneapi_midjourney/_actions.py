@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_PRICES",
-    "FALLBACK_PRICE",
     "MODES",
     "PLUS_MODELS",
     "PROXY_MODELS",
@@ -29,8 +28,9 @@ PIC_READER, PROMPT_ANALYZER = "PIC_READER", "PROMPT_ANALYZER"
 #: Speed modes selected by the ``/mj-fast``, ``/mj-turbo`` and ``/mj-relax`` path prefixes.
 MODES = ("fast", "turbo", "relax")
 
-#: USD per call (new-api's defaults). Actions that only open a modal cost nothing:
-#: the following ``/submit/modal`` call is charged as ``mj_modal``.
+#: USD per call (new-api's defaults), registered as the plugin's default prices (an admin's
+#: ModelPrice overrides them). Actions that only open a modal cost nothing: the following
+#: ``/submit/modal`` call is charged as ``mj_modal``. A model priced nowhere is refused.
 DEFAULT_PRICES: dict[str, float] = {
     "mj_imagine": 0.1,
     "mj_variation": 0.1,
@@ -52,8 +52,6 @@ DEFAULT_PRICES: dict[str, float] = {
     "swap_face": 0.05,
     "mj_upload": 0.05,
 }
-#: The price of an action nobody priced (as new-api does).
-FALLBACK_PRICE = 0.1
 
 #: Models a plain Midjourney-Proxy (type 2) serves; the Plus API (type 5) serves all.
 PROXY_MODELS = ("mj_imagine", "mj_upscale", "mj_variation", "mj_reroll", "mj_describe", "mj_blend")

@@ -1,6 +1,7 @@
-"""Relaying a submit: pick (or pin) a channel, reserve the price, call upstream, keep the
-charge only if upstream accepted the job (codes 1, 21, 22), store the task, and answer
-with upstream's body carrying the gateway's task id."""
+"""Relaying a submit: price it (an unpriced action is refused), pick (or pin) a channel, and
+as one billed call of the ledger (``gw.ledger.billed_call``) call upstream, store the task
+and keep the charge only if upstream accepted the job (codes 1, 21, 22); answer with
+upstream's body carrying the gateway's task id."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import httpx
 import orjson
 from quart import Response
 
-from oneapi import ChannelRecord, RelayContext, RelayError
-from oneapi.models import CHANNEL_ENABLED, LOG_CONSUME, Log, Midjourney
+from oneapi import Bill, ChannelRecord, RelayContext, RelayError
+from oneapi.models import CHANNEL_ENABLED, Midjourney
 from oneapi.relay.context import TokenRecord, UserRecord
 
 from . import _actions as A
@@ -60,33 +61,43 @@ def _pick(gw: Any, user: UserRecord, model: str, exclude: set[int]) -> ChannelRe
 
 
 def quota_of(gw: Any, model: str, group: str) -> int:
-    """Quota of one call: per-call USD × group ratio × QuotaPerUnit (0.1 USD if unpriced)."""
+    """Quota of one call: per-call USD × group ratio × QuotaPerUnit. The plugin registers a
+    default price for every action (``register_model_prices``); a model nobody priced is
+    refused (MjError 400) like any unpriced model, never charged a made-up price."""
     try:
         price = gw.pricing.price(model, group)
-        usd = price.per_call_usd
-        ratio = price.group_ratio
     except RelayError:
-        usd, ratio = None, gw.pricing.group_ratio(group)
-    if usd is None:
-        usd = A.DEFAULT_PRICES.get(model, A.FALLBACK_PRICE)
-    return int(usd * gw.pricing.quota_per_unit() * ratio)
+        raise MjError(
+            400, 4,
+            f"model_price_unset: Midjourney model {model} has no price; an administrator must set "
+            f"its per-call price in USD under ModelPrice (e.g. {{\"{model}\": 0.1}})",
+        ) from None
+    if price.per_call_usd is not None:
+        return int(price.per_call_usd * gw.pricing.quota_per_unit() * price.group_ratio)
+    # Priced by a ratio only (ModelRatio, or its "*" default): one call counts as 1000 tokens,
+    # as the core counts an image priced by ratio.
+    return int(price.model_ratio * price.group_ratio * 1000)
 
 
-async def _write_log(gw: Any, ctx: RelayContext, task_id: str, quota: int, action: str) -> None:
-    if not gw.options.bool("LogConsumeEnabled") or quota <= 0:
-        return
-    assert ctx.channel is not None
+def _consume_log(gw: Any, ctx: RelayContext, task_id: str, quota: int, action: str) -> dict[str, Any]:
+    """The consume log's fields (the ledger adds quota, request id, user, token and channel)."""
     usd = quota / gw.pricing.quota_per_unit()
-    await Log.create(
-        user_id=ctx.user.id, created_at=int(time.time()), type=LOG_CONSUME,
-        content=f"Midjourney {action}: ${usd:.4f} (per-call price × group ratio); task {task_id}",
-        username=ctx.user.username, token_name=ctx.token.name, model_name=ctx.model,
-        quota=quota, channel_id=ctx.channel.id, request_id=task_id[:64],
-        elapsed_time=int((time.monotonic() - ctx.started) * 1000),
-    )
-    for result in gw.pm.hook.quota_consumed(ctx=ctx, quota=quota):
-        if inspect.isawaitable(result):
-            await result
+    return {
+        "created_at": int(time.time()),
+        "content": f"Midjourney {action}: ${usd:.4f} (per-call price × group ratio); task {task_id}",
+        "username": ctx.user.username, "token_name": ctx.token.name, "model_name": ctx.model,
+        "elapsed_time": int((time.monotonic() - ctx.started) * 1000),
+    }
+
+
+async def _tell_plugins(gw: Any, ctx: RelayContext, quota: int) -> None:
+    """The ``quota_consumed`` hooks, after the settlement (their failures are only logged)."""
+    try:
+        for result in gw.pm.hook.quota_consumed(ctx=ctx, quota=quota):
+            if inspect.isawaitable(result):
+                await result
+    except Exception:
+        log.exception("midjourney task %s: a quota_consumed hook failed", ctx.request_id)
 
 
 def _row_state(reply: UpstreamReply) -> dict[str, Any]:
@@ -151,60 +162,62 @@ async def relay_submit(
     gw: Any, plan: Plan, token: TokenRecord, user: UserRecord, pinned: int | None, mode: str,
     host_url: str,
 ) -> Response:
-    """Relay one checked submit and bill it; MjError for anything the client must be told."""
+    """Relay one checked submit and bill it; MjError for anything the client must be told.
+
+    The price is held, then everything that follows (the upstream call, the task row, the
+    charge) runs as one billed call: a client that hangs up once the job is on its way does
+    not cut it, so a job that reached upstream is always either charged with its task row and
+    consume log, or (refused, or anything failed) given back in full."""
     if token.models is not None and plan.model not in token.models:
         raise MjError(403, 4, f"this token may not use model {plan.model}")
-    channel, fixed = _choose(gw, plan, user, pinned)
     priced = A.price_model(plan.model, mode, {**gw.registry.model_prices, **gw.options.json("ModelPrice")})
     quota = quota_of(gw, priced, user.group)
+    channel, fixed = _choose(gw, plan, user, pinned)
     task_id = plan.extra["task_id"] = new_task_id()
     ctx = RelayContext(request_id=task_id, mode="midjourney", endpoint=plan.path, token=token,
                        user=user, model=priced, body=b"", content_type="application/json",
                        payload=plan.body, channel=channel)
-    try:
-        reserved = await gw.ledger.reserve(ctx, quota)
-    except RelayError as err:
-        raise MjError(err.status, 4, f"quota_not_enough: {err.message}") from None
     notify = None
     if gw.options.bool("MjNotifyEnabled") and (address := server_address(gw, host_url)):
         notify = (address, gw.session_secret)
-    submitted = now_ms()
-    try:
-        channel, reply = await _send(gw, plan, channel, fixed, user, mode, notify)
-        ctx.channel = channel
-        if reply.status in (401, 403):
-            raise MjError(502, 9, f"channel {channel.id}: the Midjourney-Proxy refused the channel key")
-        if reply.code is None:
-            raise MjError(502, 9, f"channel {channel.id}: upstream answered HTTP {reply.status} "
-                                  "without a submit result")
-    except MjError:
-        await gw.ledger.refund(ctx, reserved)
-        raise
     upload = plan.route == "upload-discord-images"
-    row: dict[str, Any] = {
-        "user_id": user.id, "action": plan.action, "prompt": plan.prompt, "task_id": task_id,
-        "state": plan.body.get("state") if isinstance(plan.body.get("state"), str) else "",
-        "submit_time": submitted, "channel_id": channel.id, "code": reply.code,
-        "description": str(reply.data.get("description") or "")[:4000],
-    }
-    if not _accepted(plan, reply):
-        await gw.ledger.refund(ctx, reserved)
-        if not upload:  # kept for the gallery: a failed row that was never charged
-            await Midjourney.create(**row, mj_id="", status="FAILURE", progress="100%", quota=0,
-                                    finish_time=now_ms(),
-                                    fail_reason=row["description"] or f"upstream code {reply.code}")
-        return Response(reply.body, reply.status, content_type=reply.content_type)
-    if not upload:
-        row.update(_row_state(reply), mj_id=str(reply.data["result"])[:191], quota=quota,
-                   properties="{}", buttons="[]")
-        try:
+
+    async def submit(bill: Bill) -> Response:
+        """Runs to its end even if the client leaves; an exception gives the hold back."""
+        submitted = now_ms()
+        sent_to, reply = await _send(gw, plan, channel, fixed, user, mode, notify)
+        ctx.channel = sent_to
+        if reply.status in (401, 403):
+            raise MjError(502, 9, f"channel {sent_to.id}: the Midjourney-Proxy refused the channel key")
+        if reply.code is None:
+            raise MjError(502, 9, f"channel {sent_to.id}: upstream answered HTTP {reply.status} "
+                                  "without a submit result")
+        row: dict[str, Any] = {
+            "user_id": user.id, "action": plan.action, "prompt": plan.prompt, "task_id": task_id,
+            "state": plan.body.get("state") if isinstance(plan.body.get("state"), str) else "",
+            "submit_time": submitted, "channel_id": sent_to.id, "code": reply.code,
+            "description": str(reply.data.get("description") or "")[:4000],
+        }
+        if not _accepted(plan, reply):  # refused: not kept, so the hold goes back
+            if not upload:  # kept for the gallery: a failed row that was never charged
+                await Midjourney.create(**row, mj_id="", status="FAILURE", progress="100%", quota=0,
+                                        finish_time=now_ms(),
+                                        fail_reason=row["description"] or f"upstream code {reply.code}")
+            return Response(reply.body, reply.status, content_type=reply.content_type)
+        if not upload:
+            row.update(_row_state(reply), mj_id=str(reply.data["result"])[:191], quota=quota,
+                       properties="{}", buttons="[]")
             await Midjourney.create(**with_token_id(row, token.id))
-        except Exception:
-            await gw.ledger.refund(ctx, reserved)
-            raise
-    charged = await gw.ledger.settle(ctx, reserved, quota)
-    await _write_log(gw, ctx, task_id, charged, plan.action)
-    data = dict(reply.data)
-    if not upload:
-        data["result"] = task_id
-    return mj_json(data, reply.status)
+        bill.keep(quota, channel_id=sent_to.id, **_consume_log(gw, ctx, task_id, quota, plan.action))
+        if quota > 0:  # runs once the call has returned and the charge is on its way
+            gw.in_background(_tell_plugins(gw, ctx, quota))
+        data = dict(reply.data)
+        if not upload:
+            data["result"] = task_id
+        return mj_json(data, reply.status)
+
+    try:
+        return await gw.ledger.billed_call(ctx, quota, submit)
+    except RelayError as err:  # from the reservation: quota short (403) or billing unavailable (503)
+        prefix = "quota_not_enough: " if err.status == 403 else ""
+        raise MjError(err.status, 4, prefix + err.message) from None

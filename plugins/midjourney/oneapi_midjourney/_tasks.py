@@ -3,7 +3,8 @@ task, updates from upstream, and failure with an exactly-once refund (compare-an
 
 Every write to a task is conditional on the status read before it, and a task in a final
 status is never written again; so of two pollers (or a poller and a notify callback) that
-both see a task fail, exactly one moves it to FAILURE and refunds it.
+both see a task fail, exactly one moves it to FAILURE and refunds it. The refund is a credit
+of the ledger (a consume log of negative quota) in the same transaction as the move.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import time
 from typing import Any
 
 import orjson
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 
 from oneapi.db import write_transaction
-from oneapi.models import LOG_SYSTEM, Channel, Log, Midjourney, Token, User
+from oneapi.models import Midjourney, Token, User
+
+from ._actions import model_for
 
 __all__ = [
     "FINAL",
@@ -28,6 +31,7 @@ __all__ = [
     "new_task_id",
     "now_ms",
     "public_id",
+    "refund_request_id",
     "token_id_of",
     "with_token_id",
 ]
@@ -181,8 +185,9 @@ async def apply_upstream(gw: Any, row: Midjourney, item: dict[str, Any]) -> str:
 async def fail_task(gw: Any, row: Midjourney, reason: str, values: dict[str, Any] | None = None) -> bool:
     """Move a task to FAILURE (or CANCEL) and refund its quota, unless someone did first.
 
-    The status read in ``row`` is the compare-and-set condition; the move and the refund are
-    one transaction, so a refund happens exactly once and never without the move.
+    The status read in ``row`` is the compare-and-set condition; the move and the refund (a
+    ledger credit) are one transaction, so a refund happens exactly once and never without
+    the move.
     """
     if row.status in FINAL:
         return False
@@ -191,38 +196,38 @@ async def fail_task(gw: Any, row: Midjourney, reason: str, values: dict[str, Any
     update["progress"] = DONE
     update["fail_reason"] = (reason or "failed")[:4000]
     update["finish_time"] = update.get("finish_time") or now_ms()
-    async with write_transaction():
+    async with write_transaction() as conn:
         won = await Midjourney.filter(id=row.id, status=row.status).update(**update)
         if not won:
             return False
         if row.quota > 0:
-            await _refund(row, update["fail_reason"])
-    if row.quota > 0 and gw is not None:
+            await _refund(gw, conn, row, update["fail_reason"])
+    if row.quota > 0:
         gw.cache.invalidate_user(row.user_id)
     return True
 
 
-async def _refund(row: Midjourney, reason: str) -> None:
-    """Give a failed task's quota back to its user and token; undo the used quota."""
+def refund_request_id(row: Midjourney) -> str:
+    """The request id of a task's refund: one per task (a row of One API's fork, which has
+    no task id of ours and may share its upstream id, by its row id)."""
+    return (f"{row.task_id}:refund" if row.task_id else f"mj-row-{row.id}:refund")[:64]
+
+
+async def _refund(gw: Any, conn: Any, row: Midjourney, reason: str) -> None:
+    """Give a failed task's quota back through the ledger, inside the caller's transaction
+    ``conn``: to its user and token (a limited one), off their and the channel's used quota,
+    with a consume log of negative quota."""
     amount = int(row.quota)
-    await User.filter(id=row.user_id).update(quota=F("quota") + amount,
-                                             used_quota=F("used_quota") - amount)
     token_id = token_id_of(row)
-    if token_id:
-        token = await Token.filter(id=token_id).only("id", "unlimited_quota").first()
-        if token is not None and not token.unlimited_quota:
-            await Token.filter(id=token_id).update(remain_quota=F("remain_quota") + amount,
-                                                   used_quota=F("used_quota") - amount)
-        elif token is not None:
-            await Token.filter(id=token_id).update(used_quota=F("used_quota") - amount)
-    if row.channel_id:
-        await Channel.filter(id=row.channel_id).update(used_quota=F("used_quota") - amount)
     user = await User.filter(id=row.user_id).only("id", "username").first()
-    await Log.create(
-        user_id=row.user_id, created_at=int(time.time()), type=LOG_SYSTEM,
+    token = await Token.filter(id=token_id).only("id", "name").first() if token_id else None
+    await gw.ledger.credit_in(
+        conn, request_id=refund_request_id(row), of_request=(row.task_id or "")[:64],
+        user_id=row.user_id, token_id=token_id,
+        channel_id=row.channel_id or 0, amount=amount, created_at=int(time.time()),
         content=f"Midjourney task {public_id(row)} ({row.action}) failed: {reason[:300]}; "
                 f"refunded {amount} quota",
-        username=user.username if user else "", model_name="", quota=amount,
-        channel_id=row.channel_id, request_id=(row.task_id or row.mj_id or "")[:64],
+        username=user.username if user else "", token_name=token.name if token else "",
+        model_name=model_for(row.action) if row.action else "",
     )
     log.info("refunded %d quota of midjourney task %s to user %d", amount, public_id(row), row.user_id)

@@ -1,5 +1,6 @@
 """Billing: charged once when upstream accepts (1, 21, 22), nothing when it refuses, refunded
-to user and token exactly once when the task fails or times out."""
+to user and token exactly once when the task fails or times out (a consume log of negative
+quota). Every test ends with the ledger's invariant checked (the ``mj`` fixture)."""
 
 from __future__ import annotations
 
@@ -102,8 +103,14 @@ def test_failure_is_refunded_to_user_and_token_once(mj: Mj) -> None:
     assert mj.quotas() == before
     time.sleep(0.5)  # more poll rounds: still exactly one refund
     assert mj.quotas() == before
-    refunds = [entry for entry in mj.logs(type=4) if task_id in entry["content"]]
-    assert len(refunds) == 1 and refunds[0]["quota"] == quota_of(0.1)
+    (refund,) = mj.refunds(task_id)  # a consume log of negative quota, not a system log
+    assert refund["quota"] == -quota_of(0.1) and refund["request_id"] == f"{task_id}:refund"
+    assert refund["model_name"] == "mj_imagine" and refund["token_name"] == mj.token["name"]
+    assert refund["channel"] == mj.channel["id"]
+    assert "[Invalid parameter] Invalid value" in refund["content"]
+    assert not [entry for entry in mj.logs(type=4) if task_id in entry["content"]]
+    (charge,) = [e for e in mj.logs(type=2) if e["request_id"] == task_id]
+    assert charge["quota"] == quota_of(0.1)
 
 
 def test_timeout_and_vanished_tasks_are_refunded(mj: Mj) -> None:

@@ -135,6 +135,8 @@ def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
     _mark("calculate_quota")
     if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "flat-price":
         return 4242
+    if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "negative-price":
+        return -500  # a broken plugin: must never credit quota
     return None
 
 
