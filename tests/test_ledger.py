@@ -55,6 +55,7 @@ async def ledger_on(address: str, tmp_path: Path) -> AsyncIterator[Ledger]:
         yield Ledger(db, Writer(db), node=Node(str(tmp_path)))
     finally:
         await db.close()
+        EXECUTOR_CACHE.clear()  # the next test's database may be of another kind
 
 
 async def accounts(quota: int, remain: int) -> tuple[models.User, models.Token]:
@@ -129,6 +130,23 @@ async def test_a_settlement_after_the_reconciler_released_its_hold_charges_in_fu
         assert await ledger.writer.flush()
         assert await balances(user, token) == (10_000 - 120, 120, 5_000 - 120, 120)
         assert check(address, before) == []
+
+
+async def test_a_release_and_a_settlement_of_one_hold_in_one_write_count_it_once(address, tmp_path) -> None:
+    async with ledger_on(address, tmp_path) as ledger:
+        user, token = await accounts(10_000, 5_000)
+        before = snapshot(address)
+        for first_release in (True, False):
+            hold = await ledger.reserve(context(user, token), 300)
+            release = Release(Hold(hold.request_id, user.id, token.id, True, 300, written=True), note="reconciler")
+            if first_release:
+                ledger.writer.submit(release)
+            ledger.settle(hold, 120, 0, {})
+            if not first_release:
+                ledger.writer.submit(release)
+            assert await ledger.writer.flush()
+        assert await balances(user, token) == (10_000 - 240, 240, 5_000 - 240, 240)
+        assert holds(address) == [] and check(address, before) == []
 
 
 async def test_a_cancelled_reservation_leaves_nothing_behind(address, tmp_path) -> None:

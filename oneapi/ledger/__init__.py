@@ -76,7 +76,10 @@ class Ledger:
         self.local = local  # BATCH_UPDATE_ENABLED: reservations checked in memory, written with the batch
         self.node = node or Node()
         self.lease = lease
-        self.open: dict[str, Hold] = {}  # holds of this process not yet settled or released
+        # Holds this process answers for until their settlement or release is written: their
+        # leases are extended (also while the database is away), the reconciler leaves them be.
+        self.open: dict[str, Hold] = {}
+        writer.on_closed = self._closed
 
     async def reserve(self, ctx: RelayContext, amount: int) -> Hold:
         """Hold ``amount`` from ctx's token and user; RelayError 403 if short, 503 if the database
@@ -115,7 +118,6 @@ class Ledger:
             log.warning("request %s was settled or released already; not again", hold.request_id)
             return
         hold.done = True
-        self.open.pop(hold.request_id, None)
         self.writer.submit(Settle(hold, max(int(charge), 0), channel_id, log_fields))
 
     def release(self, hold: Hold, note: str = "") -> None:
@@ -123,9 +125,13 @@ class Ledger:
         if hold.done:
             return
         hold.done = True
-        self.open.pop(hold.request_id, None)
         if hold.amount:
             self.writer.submit(Release(hold, note=note))
+        else:
+            self.open.pop(hold.request_id, None)
+
+    def _closed(self, request_id: str) -> None:
+        self.open.pop(request_id, None)
 
     async def credit_in(self, conn: Any, *, request_id: str, of_request: str, user_id: int, token_id: int,
                         channel_id: int, amount: int, **log_fields: Any) -> None:

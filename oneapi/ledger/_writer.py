@@ -142,6 +142,7 @@ class Writer:
         self.failures = 0  # operations recorded in ledger_failures since start (a metric)
         self.deltas: dict[tuple[str, int], int] | None = None  # pending quota changes, when tracked
         self.on_written: Callable[[str, int, int], None] | None = None  # (table, id, quota delta)
+        self.on_closed: Callable[[str], None] | None = None  # (request id) a hold's end is written
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -164,6 +165,8 @@ class Writer:
             self._account(take, -1)
             hold.written = False
             if isinstance(op, Release):
+                if self.on_closed is not None:
+                    self.on_closed(hold.request_id)
                 return
         if isinstance(op, Take) and not op.checked:
             self._takes[op.hold.request_id] = op
@@ -317,6 +320,9 @@ class Writer:
                 if op.future is not None and not op.future.done():
                     op.future.set_result(op.outcome)
             self._account(op, -1)
+            closed = _closing_id(op)
+            if closed and self.on_closed is not None:
+                self.on_closed(closed)
             if self.on_written is not None:
                 for (table, row_id), delta in _quota_changes(op):
                     if delta:
@@ -383,6 +389,13 @@ class Writer:
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _closing_id(op: Op) -> str:
+    """The request id of the hold that ``op`` ends, if it ends one."""
+    if isinstance(op, Failed):
+        op = op.op
+    return op.hold.request_id if isinstance(op, Settle | Release) else ""
 
 
 def _request_id(op: Op) -> str:
