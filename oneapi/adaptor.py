@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
-from ._http import open_stream
+from ._http import UpstreamTimeouts, open_stream, relay_timeouts
 from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
 from .relay.sse import relay_openai_stream, usage_from_json
 
 if TYPE_CHECKING:
     from .registry import ChannelType
+    from .settings import Settings
 
 __all__ = ["Adaptor", "RelayResult", "error_from_upstream"]
 
@@ -88,11 +89,21 @@ class Adaptor:
         """Whether to ask the upstream for a final usage chunk (OpenAI's stream_options)."""
         return False
 
-    async def send(self, ctx: RelayContext, timeout: float | None) -> httpx.Response:
-        """Send the request; the response body is not read yet."""
+    def upstream_timeouts(self, settings: Settings, channel: ChannelRecord | None) -> UpstreamTimeouts:
+        """How long a relayed call to ``channel`` waits (what the relay passes to ``send``):
+        the channel's config ``timeout``/``stream_timeout``, else RELAY_TIMEOUT/STREAMING_TIMEOUT,
+        else 300 s to the response headers and 120 s per read of the body."""
+        return relay_timeouts(settings, channel)
+
+    async def send(self, ctx: RelayContext, timeout: float | UpstreamTimeouts | None) -> httpx.Response:
+        """Send the request; the response body is not read yet.
+
+        ``timeout``: an ``UpstreamTimeouts`` (first byte, then idle per body read), or seconds
+        for the connect and each socket read, or None for the shared client's default."""
         return await self.post(self.request_url(ctx), self.request_headers(ctx), self.request_body(ctx), timeout)
 
-    async def post(self, url: str, headers: dict[str, str], body: bytes, timeout: float | None) -> httpx.Response:
+    async def post(self, url: str, headers: dict[str, str], body: bytes,
+                   timeout: float | UpstreamTimeouts | None) -> httpx.Response:
         """POST to the upstream on the shared client; the response body is not read yet."""
         return await open_stream(self.http, "POST", url, headers=headers, content=body, timeout=timeout)
 

@@ -254,7 +254,7 @@ def _choose(gw: Gateway, ctx: RelayContext, pinned: int | None, tried: set[int],
 
 
 async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: Hold) -> Reply:
-    timeout = gw.settings.RELAY_TIMEOUT or None
+    timeout = adaptor.upstream_timeouts(gw.settings, ctx.channel)
     try:
         upstream = await adaptor.send(ctx, timeout)
     except httpx.TimeoutException:
@@ -275,6 +275,9 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: H
         return _passthrough(gw, ctx, upstream, hold)
     try:
         result = await adaptor.read_response(ctx, upstream)
+    except httpx.TimeoutException:
+        raise RelayError(504, f"channel {ctx.channel.id if ctx.channel else 0} stopped sending its answer",
+                         "upstream_error", "upstream_timeout", retryable=True) from None
     finally:
         await upstream.aclose()
     if result.usage is not None:
