@@ -262,3 +262,25 @@ async def test_a_nodes_lock_file_tells_whether_it_lives(tmp_path) -> None:
     assert not me.dead("another-host/0123")  # elsewhere: only its leases tell
     me.stop(holds_left=False)
     assert not os.listdir(tmp_path)
+
+
+async def test_a_reservation_queued_behind_sqlites_lock_and_cancelled_is_never_written(tmp_path) -> None:
+    import sqlite3
+
+    path = str(tmp_path / "queued.db")
+    async with ledger_on(path, tmp_path) as ledger:
+        user, token = await accounts(1_000, 1_000)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writes: the take has to wait
+        waiting = asyncio.ensure_future(ledger.reserve(context(user, token), 300))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        waiting.cancel()  # the client left while its reservation waited
+        await asyncio.gather(waiting, return_exceptions=True)
+        other.execute("ROLLBACK")
+        other.close()
+        assert await ledger.writer.flush()
+        await asyncio.sleep(0.05)
+        assert await ledger.writer.flush()
+        assert await balances(user, token) == (1_000, 0, 1_000, 0)
+        assert holds(path) == []
