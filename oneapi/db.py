@@ -15,13 +15,14 @@ from urllib.parse import quote
 
 from tortoise import Tortoise, fields
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import connections
+from tortoise.connection import get_connections as connections_var
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from . import models
 from .settings import Settings
 
-__all__ = ["Database", "dsn_to_url", "write_transaction"]
+__all__ = ["Database", "dsn_to_url", "transaction", "write_transaction"]
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ _GO_MYSQL = re.compile(r"^(?P<auth>[^@]*)@tcp\((?P<host>[^)]*)\)/(?P<db>[^?]*)(?
 _MYSQL_PASS_PARAMS = {"charset"}
 # Per process: PostgreSQL's and MySQL's default max_connections (100-151) must fit several nodes.
 MAX_POOL = 30
+WAL_RESTART_PAGES = 1000  # a write-ahead log this long (about 4 MB) is started over at the next checkpoint
 
 
 def dsn_to_url(settings: Settings) -> str:
@@ -65,11 +67,48 @@ _TAKE_WRITE_LOCK = "UPDATE options SET value = value WHERE 0"  # writes nothing,
 
 
 @contextlib.asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """tortoise's ``in_transaction()``, except that a BEGIN that fails (the connection was cut)
+    gives its pooled connection back: tortoise keeps it, and with each such cut the pool shrinks
+    (asyncmy's close then waits for it forever)."""
+    context = connections.get("default")._in_transaction()
+    try:
+        conn = await context.__aenter__()
+    except BaseException:
+        await _give_back(context)
+        raise
+    try:
+        yield conn
+    except BaseException as exc:
+        await context.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    await context.__aexit__(None, None, None)
+
+
+async def _give_back(context: Any) -> None:
+    """Undo what a pooled transaction context did before its BEGIN failed."""
+    token = getattr(context, "token", None)
+    if token is not None:
+        connections_var().reset(token)
+    client = getattr(context, "client", None)
+    raw = getattr(client, "_connection", None)
+    pool = getattr(getattr(client, "_parent", None), "_pool", None)
+    if raw is None or pool is None:
+        return
+    with contextlib.suppress(Exception):
+        raw.close()  # broken anyway; the pool drops a closed connection when it is released
+    with contextlib.suppress(Exception):
+        released = pool.release(raw)
+        if asyncio.iscoroutine(released) or isinstance(released, asyncio.Future):
+            await released
+
+
+@contextlib.asynccontextmanager
 async def write_transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """An ORM transaction that reads and then writes. On SQLite it holds the write lock from its
     start: a plain (deferred) one fails at its first write, without waiting, when another
     connection (another worker process) committed after it read."""
-    async with in_transaction() as conn:
+    async with transaction() as conn:
         if conn.capabilities.dialect == "sqlite":
             await conn.execute_query(_TAKE_WRITE_LOCK)
         yield conn
@@ -149,11 +188,18 @@ class Database:
         conn = self._checkpointer
         if conn is None:
             conn = sqlite3.connect(self.sqlite_path or "", isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 2000")  # RESTART and TRUNCATE wait for the writer
             self._checkpointer = conn
-        mode = "TRUNCATE" if self._disk_full else "PASSIVE"  # TRUNCATE gives the log's space back
-        busy, log_pages, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-        if mode == "TRUNCATE" and not busy:
-            self._disk_full = False
+        busy, log_pages, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        # Under a steady load a passive checkpoint never catches up with the last write, so the
+        # log is never reused from its start and grows without end: past a size, or after the
+        # disk was full, checkpoint so the next write starts the log over (TRUNCATE also gives
+        # its space back), briefly holding writers off.
+        if self._disk_full or log_pages >= WAL_RESTART_PAGES:
+            mode = "TRUNCATE" if self._disk_full else "RESTART"
+            busy, log_pages, done = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            if not busy:
+                self._disk_full = False
         return int(busy), int(log_pages), int(done)
 
     def disk_trouble(self, exc: BaseException) -> None:

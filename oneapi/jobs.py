@@ -7,6 +7,7 @@ import fcntl
 import logging
 import os
 import tempfile
+import time
 from typing import TYPE_CHECKING, Any
 
 from .registry import Job
@@ -19,7 +20,11 @@ __all__ = ["start_jobs"]
 log = logging.getLogger("oneapi.jobs")
 
 
+REPORT_EVERY = 60.0  # seconds between two reports of a job that keeps failing
+
+
 async def _loop(gw: Gateway, job: Job) -> None:
+    failing_since = reported = 0.0
     while True:
         interval = job.interval(gw)
         if interval <= 0:
@@ -30,8 +35,18 @@ async def _loop(gw: Gateway, job: Job) -> None:
             await job.run(gw)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("job %s failed; it runs again next round", job.name)
+        except Exception as exc:
+            now = time.monotonic()
+            if not failing_since:  # the first failure with its traceback, then a line now and then
+                failing_since = reported = now
+                log.exception("job %s failed; it runs again next round", job.name)
+            elif now - reported >= REPORT_EVERY:
+                reported = now
+                log.error("job %s still fails (for %.0f s): %s", job.name, now - failing_since, exc)
+        else:
+            if failing_since:
+                log.warning("job %s works again after %.0f s", job.name, time.monotonic() - failing_since)
+                failing_since = 0.0
 
 
 def _first_worker(gw: Gateway) -> bool:

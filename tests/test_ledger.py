@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+
 import pytest
 
 from oneapi import models
@@ -41,10 +42,10 @@ def address(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @asynccontextmanager
 async def ledger_on(address: str, tmp_path: Path) -> AsyncIterator[Ledger]:
     """A Ledger on the database at ``address``, schema created."""
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
     from oneapi.db import Database
     from oneapi.settings import Settings
-
-    from tortoise.backends.base.executor import EXECUTOR_CACHE
 
     EXECUTOR_CACHE.clear()  # keyed by connection name, not dialect: the last test's SQL would be reused
     where = {"SQLITE_PATH": address} if address.endswith(".db") else {"SQL_DSN": address}

@@ -24,8 +24,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from tortoise.transactions import in_transaction
-
+from ..db import transaction
 from ._program import Credit, Failed, Op, Release, Settle, Take, program
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def write_sqlite(conn: sqlite3.Connection, ops: list[Op]) -> bool:
 async def write_async(db: Database, ops: list[Op], conn: Any = None) -> None:
     """``ops`` in one ORM transaction (any database), or inside the caller's transaction ``conn``."""
     if conn is None:
-        async with in_transaction() as tx:
+        async with transaction() as tx:
             await write_async(db, ops, tx)
         return
     steps = program(ops, db.dialect == "sqlite")
