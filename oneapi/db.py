@@ -281,8 +281,7 @@ class Database:
             await self._add_missing_columns(model)
         await Tortoise.generate_schemas(safe=True)
         await self.execute(_ABILITIES_DDL[self.dialect])
-        for column in ("request_id", "token_id"):  # the ledger looks consume logs up by these
-            await self._ensure_index("logs", column)
+        await self._ensure_index("logs", "request_id")  # the ledger looks consume logs up by it
 
     async def _ensure_index(self, table: str, column: str) -> None:
         """An index on ``table.column`` unless one exists (tables made before it was declared)."""

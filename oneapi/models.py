@@ -106,7 +106,7 @@ class Channel(Model):
 class Log(Model):
     id = fields.IntField(primary_key=True)
     user_id = fields.IntField(db_index=True)
-    token_id = fields.IntField(default=0, null=True, db_index=True)  # null: rows written by others
+    token_id = fields.IntField(default=0, null=True)  # null: rows written by others
     created_at = fields.BigIntField(db_index=True)
     type = fields.IntField(db_index=True)
     content = fields.TextField(null=True)
@@ -130,13 +130,15 @@ class QuotaHold(Model):
     """Quota reserved for a request in flight (oneapi/ledger): deleted when it is settled or
     released; ``node`` owns it while its lease is extended."""
 
+    # No index but the key: the table holds only requests in flight, and every index would be
+    # written twice per request.
     request_id = fields.CharField(max_length=64, primary_key=True)
-    user_id = fields.IntField(db_index=True)
-    token_id = fields.IntField(default=0, db_index=True)
+    user_id = fields.IntField()
+    token_id = fields.IntField(default=0)
     token_amount = fields.BigIntField(default=0)
     amount = fields.BigIntField(default=0)
-    node = fields.CharField(max_length=128, default="", db_index=True)
-    lease_until = fields.BigIntField(default=0, db_index=True)
+    node = fields.CharField(max_length=128, default="")
+    lease_until = fields.BigIntField(default=0)
     created_at = fields.BigIntField(default=0)
 
     class Meta:
