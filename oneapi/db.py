@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from . import models
 from .settings import Settings
 
-__all__ = ["Database", "dsn_to_url", "transaction", "write_transaction"]
+__all__ = ["Database", "database_unavailable", "dsn_to_url", "transaction", "write_transaction"]
 
 T = TypeVar("T")
 
@@ -64,6 +64,35 @@ def dsn_to_url(settings: Settings) -> str:
 
 
 _TAKE_WRITE_LOCK = "UPDATE options SET value = value WHERE 0"  # writes nothing, locks at once
+
+
+_LOST_MYSQL = {2002, 2003, 2006, 2013, 2055}  # can't connect, server gone, lost connection
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached or written
+    now (connection lost or refused, SQLite locked or its disk full), rather than a bug."""
+    from tortoise.exceptions import DBConnectionError
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, DBConnectionError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(err, sqlite3.OperationalError) and any(
+                word in str(err) for word in ("locked", "busy", "full", "disk I/O")):
+            return True
+        name, module = type(err).__name__, type(err).__module__
+        if module.startswith("asyncpg") and ("Connection" in name or name == "InterfaceError"):
+            return True
+        if module.startswith(("asyncmy", "pymysql")) and err.args and err.args[0] in _LOST_MYSQL:
+            return True
+        todo += [err.__cause__, err.__context__, *(a for a in err.args if isinstance(a, BaseException))]
+    return False
 
 
 @contextlib.asynccontextmanager

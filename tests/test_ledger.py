@@ -285,3 +285,26 @@ async def test_a_reservation_queued_behind_sqlites_lock_and_cancelled_is_never_w
         assert await ledger.writer.flush()
         assert await balances(user, token) == (1_000, 0, 1_000, 0)
         assert holds(path) == []
+
+
+def test_database_trouble_is_told_from_a_bug() -> None:
+    import sqlite3
+
+    import asyncmy.errors
+    import asyncpg
+    from tortoise.exceptions import OperationalError
+
+    from oneapi.db import database_unavailable
+
+    def caused(outer: Exception, cause: BaseException) -> Exception:
+        outer.__cause__ = cause
+        return outer
+
+    down = [caused(OperationalError("x"), asyncpg.exceptions.ConnectionDoesNotExistError("closed")),
+            caused(OperationalError("x"), ConnectionResetError()), sqlite3.OperationalError("database or disk is full"),
+            sqlite3.OperationalError("database is locked"),
+            caused(OperationalError("x"), asyncmy.errors.OperationalError(2013, "Lost connection to server"))]
+    bugs = [ValueError("x"), sqlite3.OperationalError("no such column: nope"), KeyError("k"),
+            caused(OperationalError("x"), asyncpg.exceptions.UndefinedColumnError("no column"))]
+    assert [database_unavailable(e) for e in down] == [True] * len(down)
+    assert [database_unavailable(e) for e in bugs] == [False] * len(bugs)

@@ -17,6 +17,7 @@ from quart import Response, current_app, request
 
 from .. import models
 from ..auth import authenticate_relay
+from ..db import database_unavailable
 from . import modes
 from .channel_test import apply_health
 from .context import ChannelRecord, RelayContext, RelayError, Usage
@@ -175,10 +176,15 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
         if hold is not None:
             gw.ledger.release(hold)
         raise
-    except Exception:
-        log.exception("request %s failed inside the gateway", request_id)
+    except Exception as exc:
         if hold is not None:
             gw.ledger.release(hold)
+        if database_unavailable(exc):  # not a bug: the client may retry
+            log.warning("request %s: the database is unavailable: %s", request_id, exc)
+            return error_reply(RelayError(503, "the gateway's database is unavailable; the request was not "
+                                          "charged, please retry", "one_api_error", "database_unavailable"),
+                               request_id, inbound)
+        log.exception("request %s failed inside the gateway", request_id)
         return error_reply(RelayError(500, "the gateway failed to handle this request; it was not "
                                          "charged", "one_api_error", "internal_error"), request_id, inbound)
 
