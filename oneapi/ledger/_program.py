@@ -48,6 +48,7 @@ INSERT_HOLD = (
 INSERT_FAILURE = "INSERT INTO ledger_failures (request_id, kind, payload, reason, created_at) VALUES (?, ?, ?, ?, ?)"
 TAKE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"
 TAKE_USER = "UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"
+UNTAKE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"
 _FORCE_TOKEN = "UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ?"
 _FORCE_USER = "UPDATE users SET quota = quota - ? WHERE id = ?"
 _SETTLE_TOKEN = (
@@ -188,7 +189,7 @@ def program(ops: list[Op], sqlite: bool) -> Generator[Statement, Any, None]:
                        sorted(present))
     # Two closings of one hold in one write (a release by the reconciler, say): the first takes
     # the hold, the second is judged by the consume log.
-    twice = {rid for rid, n in Counter(h.request_id for h in holds).items() if n > 1}
+    twice = {rid for rid, n in Counter(h.request_id for h in holds).items() if n > 1} if len(holds) > 1 else set()
     doubtful = [rid for rid, op in zip(map(_charge_id, ops), ops, strict=True)
                 if rid and (rid not in present or rid in twice) and (_needs_check(op) or rid in twice)]
     doubtful += [op.of_request for op in ops if isinstance(op, Credit) and op.of_request]
@@ -310,8 +311,7 @@ def _checked_take(hold: Hold) -> Generator[Statement, Any, str]:
         return "token"
     if not (yield ("exec", TAKE_USER, [hold.amount, hold.user_id, hold.amount])):
         if hold.token_limited:
-            yield ("exec", "UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?",
-                   [hold.amount, hold.token_id])
+            yield ("exec", UNTAKE_TOKEN, [hold.amount, hold.token_id])
         return "user"
     return "ok"
 

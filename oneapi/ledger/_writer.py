@@ -25,7 +25,19 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..db import transaction
-from ._program import Credit, Failed, Op, Release, Settle, Take, program
+from ._program import (
+    INSERT_HOLD,
+    TAKE_TOKEN,
+    TAKE_USER,
+    UNTAKE_TOKEN,
+    Credit,
+    Failed,
+    Op,
+    Release,
+    Settle,
+    Take,
+    program,
+)
 
 if TYPE_CHECKING:
     from ..db import Database
@@ -62,11 +74,29 @@ def _drive_sync(conn: sqlite3.Connection, steps: Generator[Any, Any, None]) -> N
             result = None
 
 
+def _take_alone(conn: sqlite3.Connection, take: Take) -> None:
+    """``program([take])`` written out: a lone reservation is the hot path's one write."""
+    hold = take.hold
+    if hold.token_limited and not conn.execute(TAKE_TOKEN, (hold.amount, hold.token_id, hold.amount)).rowcount:
+        take.outcome = "token"
+    elif not conn.execute(TAKE_USER, (hold.amount, hold.user_id, hold.amount)).rowcount:
+        if hold.token_limited:
+            conn.execute(UNTAKE_TOKEN, (hold.amount, hold.token_id))
+        take.outcome = "user"
+    else:
+        conn.execute(INSERT_HOLD, (hold.request_id, hold.user_id, hold.token_id, hold.token_amount, hold.amount,
+                                   take.node, take.lease_until, int(time.time())))
+        take.outcome = "ok"
+
+
 def write_sqlite(conn: sqlite3.Connection, ops: list[Op]) -> bool:
     """``ops`` in one SQLite transaction on a plain sqlite3 connection; True when committed."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _drive_sync(conn, program(ops, True))
+        if len(ops) == 1 and isinstance(ops[0], Take) and ops[0].checked:
+            _take_alone(conn, ops[0])
+        else:
+            _drive_sync(conn, program(ops, True))
         conn.execute("COMMIT")
         return True
     except BaseException:
@@ -75,11 +105,23 @@ def write_sqlite(conn: sqlite3.Connection, ops: list[Op]) -> bool:
         raise
 
 
+class NotCommitted(Exception):
+    """A write failed before its COMMIT was sent: nothing of it happened (no doubt to check)."""
+
+
 async def write_async(db: Database, ops: list[Op], conn: Any = None) -> None:
-    """``ops`` in one ORM transaction (any database), or inside the caller's transaction ``conn``."""
+    """``ops`` in one ORM transaction (any database), or inside the caller's transaction ``conn``.
+    A failure before the COMMIT is raised as ``NotCommitted`` (from the cause)."""
     if conn is None:
-        async with transaction() as tx:
-            await write_async(db, ops, tx)
+        committing = False
+        try:
+            async with transaction() as tx:
+                await write_async(db, ops, tx)
+                committing = True
+        except Exception as exc:
+            if committing:
+                raise  # the reply to COMMIT was lost, or the COMMIT failed: it may have happened
+            raise NotCommitted(str(exc)) from exc
         return
     steps = program(ops, db.dialect == "sqlite")
     result: Any = None
@@ -254,7 +296,12 @@ class Writer:
     async def _write(self, ops: list[Op]) -> bool:
         """Write ``ops``, narrowing a data failure down to the operation that causes it."""
         try:
-            await self._write_once(ops)
+            try:
+                await self._write_once(ops)
+            except NotCommitted as exc:
+                if permanent(exc):
+                    raise
+                await self._write_once(ops)  # a connection cut before COMMIT: once more on another
         except Exception as exc:
             if not permanent(exc):
                 self._transient(ops, exc)
@@ -339,7 +386,8 @@ class Writer:
             self._suppressed += 1
         self.db.disk_trouble(exc)
         kept: list[Op] = []
-        doubt = not self.db.writes_here  # a lost reply: the commit may have happened
+        # a lost reply: the commit may have happened (never on SQLite, never before the COMMIT)
+        doubt = not self.db.writes_here and not isinstance(exc, NotCommitted)
         for op in ops:
             if isinstance(op, Take) and op.checked:
                 if op.future is not None and not op.future.done():
