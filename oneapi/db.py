@@ -9,7 +9,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -69,11 +69,9 @@ _TAKE_WRITE_LOCK = "UPDATE options SET value = value WHERE 0"  # writes nothing,
 _LOST_MYSQL = {2002, 2003, 2006, 2013, 2055}  # can't connect, server gone, lost connection
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the database could not be reached or written
-    now (connection lost or refused, SQLite locked or its disk full), rather than a bug."""
-    from tortoise.exceptions import DBConnectionError
-
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it (causes, contexts, wrapped in its arguments): the
+    ORM wraps the driver's errors."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -81,6 +79,16 @@ def database_unavailable(exc: BaseException) -> bool:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
+        yield err
+        todo += [err.__cause__, err.__context__, *(a for a in err.args if isinstance(a, BaseException))]
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database could not be reached or written
+    now (connection lost or refused, SQLite locked or its disk full), rather than a bug."""
+    from tortoise.exceptions import DBConnectionError
+
+    for err in causes(exc):
         if isinstance(err, DBConnectionError | ConnectionError | TimeoutError):
             return True
         if isinstance(err, sqlite3.OperationalError) and any(
@@ -91,7 +99,6 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         if module.startswith(("asyncmy", "pymysql")) and err.args and err.args[0] in _LOST_MYSQL:
             return True
-        todo += [err.__cause__, err.__context__, *(a for a in err.args if isinstance(a, BaseException))]
     return False
 
 

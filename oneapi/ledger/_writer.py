@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from ..db import transaction
+from ..db import causes, transaction
 from ._program import (
     INSERT_HOLD,
     TAKE_TOKEN,
@@ -145,23 +145,15 @@ def permanent(exc: BaseException) -> bool:
     that the database could not be reached or was busy."""
     from tortoise.exceptions import IntegrityError
 
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        err = todo.pop()
-        if err is None or id(err) in seen:
-            continue
-        seen.add(id(err))
+    for err in causes(exc):
         if isinstance(err, sqlite3.IntegrityError | sqlite3.DataError | IntegrityError):
             return True
-        name = type(err).__name__
-        module = type(err).__module__
+        name, module = type(err).__name__, type(err).__module__
         if module.startswith(("asyncpg", "asyncmy", "pymysql")) and (
             "Integrity" in name or "DataError" in name or "Violation" in name
             or name in ("StringDataRightTruncationError", "NumericValueOutOfRangeError")
         ):
             return True
-        todo += [err.__cause__, err.__context__, *(a for a in err.args if isinstance(a, BaseException))]
     return False
 
 
