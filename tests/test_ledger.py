@@ -308,3 +308,26 @@ def test_database_trouble_is_told_from_a_bug() -> None:
             caused(OperationalError("x"), asyncpg.exceptions.UndefinedColumnError("no column"))]
     assert [database_unavailable(e) for e in down] == [True] * len(down)
     assert [database_unavailable(e) for e in bugs] == [False] * len(bugs)
+
+
+def test_an_administrator_sees_refused_writes_and_open_holds(gateway, root, admin) -> None:
+    import sqlite3
+
+    from tests.gateway import api
+
+    with sqlite3.connect(gateway.dir / "one-api.db", timeout=30) as conn:
+        conn.execute("INSERT INTO ledger_failures (request_id, kind, payload, reason, created_at) "
+                     "VALUES ('req-poisoned', 'settle', '{}', 'IntegrityError: NOT NULL', 1)")
+        conn.execute("INSERT INTO quota_holds (request_id, user_id, token_id, token_amount, amount, node, "
+                     "lease_until, created_at) VALUES ('req-held', 1, 0, 0, 5, 'elsewhere/1', 4102444800, 1)")
+    try:
+        failures = api(root, "GET", "/api/log/ledger_failures")
+        assert [(f["request_id"], f["reason"]) for f in failures][:1] == [("req-poisoned", "IntegrityError: NOT NULL")]
+        assert "req-held" in [h["request_id"] for h in api(root, "GET", "/api/log/holds")]
+        user = admin.user()
+        plain = gateway.login(user["username"], "password123")
+        assert plain.get("/api/log/holds").json()["success"] is False  # administrators only
+        plain.close()
+    finally:
+        with sqlite3.connect(gateway.dir / "one-api.db", timeout=30) as conn:
+            conn.execute("DELETE FROM quota_holds WHERE request_id = 'req-held'")

@@ -149,6 +149,17 @@ async def dashboard(gw: Gateway, user_id: int, days: int = 7) -> list[dict[str, 
     ]
 
 
+def _failure_dict(row: models.LedgerFailure) -> dict[str, Any]:
+    return {"id": row.id, "request_id": row.request_id, "kind": row.kind, "payload": row.payload or "",
+            "reason": row.reason or "", "created_at": row.created_at}
+
+
+def _hold_dict(row: models.QuotaHold) -> dict[str, Any]:
+    return {"request_id": row.request_id, "user_id": row.user_id, "token_id": row.token_id,
+            "amount": row.amount, "token_amount": row.token_amount, "node": row.node,
+            "lease_until": row.lease_until, "created_at": row.created_at}
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint("logs", __name__)
 
@@ -182,6 +193,18 @@ def blueprint() -> Blueprint:
             raise ApiError("query parameter target_timestamp is required")
         count = await models.Log.filter(created_at__lt=target).delete()
         return ok(count)
+
+    @bp.get("/log/ledger_failures")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Ledger writes the database refused (their holds were given back), newest first")
+    async def ledger_failures() -> ResponseReturnValue:
+        return await page_of(models.LedgerFailure.all(), _failure_dict, "-id")
+
+    @bp.get("/log/holds")
+    @require_role(models.ROLE_ADMIN)
+    @doc("Quota held for requests in flight (or left by a stopped node, until the reconciler runs)")
+    async def open_holds() -> ResponseReturnValue:
+        return await page_of(models.QuotaHold.all(), _hold_dict, "created_at")
 
     @bp.get("/log/self")
     @require_role(models.ROLE_USER)
