@@ -80,6 +80,8 @@ MATRIX: dict[str, str | tuple[str, dict[str, str]]] = {
     "DELETE /api/log/": "admin",
     "GET /api/log/search": "admin",
     "GET /api/log/stat": "admin",
+    "GET /api/log/ledger_failures": "admin",
+    "GET /api/log/holds": "admin",
     "GET /api/log/self": "user",
     "GET /api/log/self/search": "user",
     "GET /api/log/self/stat": "user",
