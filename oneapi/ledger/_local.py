@@ -57,12 +57,6 @@ class LocalQuota:
                 rows = await self.db.fetch(_BALANCE_SQL[table], [row_id])
                 self._read[(table, row_id)] = (int(rows[0]["quota"]) if rows else 0, time.monotonic())
 
-    async def available(self, token_id: int | None, user_id: int) -> int:
-        """What the token (None: unlimited) and the user can still spend together, freshly read."""
-        keys = _keys(token_id, user_id)
-        await self._refresh(keys)
-        return min(self.balance(*key) or 0 for key in keys)
-
     async def reserve(self, token_id: int | None, user_id: int, amount: int) -> str:
         """Take ``amount`` from the token (None: unlimited) and the user: "ok", or whose quota
         ("token" or "user") is short, after reading both afresh."""

@@ -11,7 +11,7 @@ transaction (asynchronously). Each operation counts once, whatever is replayed:
   very write committed although its reply was lost), the consume log with the request id
   tells whether it was settled already; if not, the whole charge is applied;
 - a release deletes its hold and gives it back only if it was there;
-- a credit (a refund of a charge, e.g. a failed Midjourney task) is a consume log of negative
+- a credit (a refund of a charge, e.g. of a plugin's job that failed later) is a consume log of negative
   quota, written once per request id.
 """
 
@@ -22,7 +22,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -136,12 +136,12 @@ class Credit:
 class Failed:
     """An operation that cannot be written: recorded with the reason; a settlement's hold is released."""
 
-    op: Union[Take, Settle, Release, Credit]  # noqa: UP007 - dataclass field at runtime
+    op: Take | Settle | Release | Credit
     reason: str
     maybe_done: bool = False
 
 
-Op = Union[Take, Settle, Release, Credit, Failed]  # noqa: UP007
+Op = Take | Settle | Release | Credit | Failed
 
 # A statement: ("exec", sql, args) → rowcount; ("ids", sql, args) → first column values;
 # ("many", sql, rows) → None.

@@ -194,7 +194,9 @@ class Writer:
         """Queue ``op`` (no await: a caller cannot be cancelled half-way through)."""
         hold = op.hold if isinstance(op, Settle | Release) else None
         if hold is not None and (take := self._takes.pop(hold.request_id, None)) is not None:
-            self.pending.remove(take)  # (takes in a write under way are no longer listed)  # its take was never written: neither needs its hold row
+            # Its take was never written (takes of a write under way are no longer listed):
+            # neither needs the hold row.
+            self.pending.remove(take)
             self._account(take, -1)
             hold.written = False
             if isinstance(op, Release):
@@ -224,9 +226,11 @@ class Writer:
             if take.future is not None and not take.future.done():
                 take.future.cancel()
             return
+
         def after(future: asyncio.Future[str]) -> None:
             if not future.cancelled() and future.exception() is None and future.result() == "ok":
                 release()
+
         if take.future is not None:
             take.future.add_done_callback(after)
 

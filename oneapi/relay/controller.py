@@ -27,6 +27,7 @@ from .inbound import Inbound
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
     from ..app import Gateway
+    from ..billing import Price
     from ..ledger import Hold
 
 __all__ = ["error_reply", "error_response", "quart_response", "relay", "relay_reply"]
@@ -164,6 +165,7 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
         ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
         plan = modes.plan(gw, ctx, price)
         ctx.extra["quota_for"] = plan.quota_for
+        ctx.extra["price"] = price  # what the charge is computed with, named in its log
         hold = await gw.ledger.reserve(ctx, plan.reserve)
         response = await _attempts(gw, ctx, pinned, hold)
         hold = None  # settlement owns it now
@@ -366,7 +368,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResul
         note = "; usage unknown, charged the reservation"
     finally:  # also when cancelled at shutdown: a hold never outlives its request
         gw.ledger.settle(hold, quota, ctx.channel.id if ctx.channel else 0,
-                         _consume_log(gw, ctx, usage, note))
+                         _consume_log(ctx, usage, note))
     try:
         await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=quota))
     except Exception:
@@ -386,14 +388,11 @@ def _valid_quota(gw: Gateway, ctx: RelayContext, usage: Usage) -> int:
     return quota
 
 
-def _consume_log(gw: Gateway, ctx: RelayContext, usage: Usage, note: str) -> dict[str, Any]:
-    try:
-        price = gw.pricing.price(ctx.model, ctx.group)
-        content = (f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
-                   f"completion ratio {price.completion_ratio:g}"
-                   + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""))
-    except RelayError:  # the price was removed since the request started
-        content = "price no longer set"
+def _consume_log(ctx: RelayContext, usage: Usage, note: str) -> dict[str, Any]:
+    price: Price = ctx.extra["price"]
+    content = (f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
+               f"completion ratio {price.completion_ratio:g}"
+               + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""))
     return {
         "created_at": int(time.time()), "content": content + note, "username": ctx.user.username,
         "token_name": ctx.token.name, "model_name": ctx.model, "prompt_tokens": usage.prompt_tokens,
