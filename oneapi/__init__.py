@@ -1,50 +1,22 @@
 """oneapi: a plugin-based, OpenAI-compatible LLM API gateway.
 
-Plugins import from here: ``from oneapi import hookimpl, Adaptor, ChannelType``.
+Plugins import from ``oneapi.plugin`` (the plugin API). The names it exports are also reachable
+here, loaded on first use, so ``import oneapi`` stays cheap.
 """
 
 from __future__ import annotations
 
-from .adaptor import Adaptor, RelayResult, error_from_upstream
-from .cors import allow_cors
-from .hookspecs import hookimpl
-from .ledger import Bill
-from .registry import (
-    ChannelType,
-    ConfigField,
-    Job,
-    ModelPrices,
-    OptionSpec,
-    PaymentProvider,
-)
-from .relay.context import ChannelRecord, RelayContext, RelayError, Usage
-from .relay.controller import relay as relay_request
-from .relay.inbound import Inbound
-from .relay.sse import event_data, iter_data, iter_events
+import importlib
+import importlib.util
+from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
-__all__ = [
-    "Adaptor",
-    "Bill",
-    "ChannelRecord",
-    "ChannelType",
-    "ConfigField",
-    "Inbound",
-    "Job",
-    "ModelPrices",
-    "OptionSpec",
-    "PaymentProvider",
-    "RelayContext",
-    "RelayError",
-    "RelayResult",
-    "Usage",
-    "__version__",
-    "allow_cors",
-    "error_from_upstream",
-    "event_data",
-    "iter_data",
-    "iter_events",
-    "hookimpl",
-    "relay_request",
-]
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        raise AttributeError(name)  # a submodule: the import system loads it
+    plugin = importlib.import_module("oneapi.plugin")
+    if name in plugin.__all__:
+        return getattr(plugin, name)
+    raise AttributeError(f"module 'oneapi' has no attribute {name!r}")

@@ -69,8 +69,8 @@ def run_workers(config: Any, workers: int) -> int:
 
 def _serve_worker(config: Any, shutdown: Event, supervisor: int) -> None:
     """One worker: the app built from the environment, served until told to stop."""
+    from ._serve import serve_until_stopped, setup_logging
     from .app import create_app
-    from .cli import serve_until_stopped, setup_logging
     from .settings import load_settings
 
     settings = load_settings()

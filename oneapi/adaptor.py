@@ -83,7 +83,7 @@ class Adaptor:
             if ask_usage:
                 payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
             return orjson.dumps(payload)
-        return ctx.extra.get("raw_json_body") or orjson.dumps(payload)
+        return ctx.raw_body or orjson.dumps(payload)
 
     def wants_stream_usage(self, ctx: RelayContext) -> bool:
         """Whether to ask the upstream for a final usage chunk (OpenAI's stream_options)."""

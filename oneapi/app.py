@@ -5,74 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
-import pluggy
-from quart import Quart, current_app, request
+from quart import Quart, request
 
 from ._http import ApiSessions, BodyRequest, upstream_client
-from .adaptor import Adaptor
 from .billing import Pricing
 from .cache import Cache
 from .db import Database
+from .gateway import Gateway, gateway
 from .ledger import Ledger, Writer
 from .ledger._local import LocalQuota
 from .options import Options
-from .plugins import PluginInfo, get_plugin_manager
-from .registry import Registry, build_registry
+from .plugins import get_plugin_manager
+from .registry import build_registry
 from .settings import Settings, load_settings
-from .tokenizer import Tokenizer, http_image_fetcher
+from .tokenizer import Tokenizer
 
 __all__ = ["Gateway", "create_app", "gateway"]
 
 log = logging.getLogger("oneapi")
-
-
-@dataclass
-class Gateway:
-    """Everything a request handler needs, built once per app (no import-time globals)."""
-
-    settings: Settings
-    pm: pluggy.PluginManager
-    plugins: dict[str, PluginInfo]
-    registry: Registry
-    db: Database
-    options: Options
-    cache: Cache
-    pricing: Pricing
-    ledger: Ledger
-    tokenizer: Tokenizer
-    estimator: Tokenizer
-    session_secret: str
-    start_time: int = field(default_factory=lambda: int(time.time()))
-    http: httpx.AsyncClient | None = None
-    adaptors: dict[int, Adaptor] = field(default_factory=dict)
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    settling: set[asyncio.Task[Any]] = field(default_factory=set)
-    plugin_routes: dict[str, list[str]] = field(default_factory=dict)
-    memo: dict[str, Any] = field(default_factory=dict)
-
-    def adaptor(self, channel_type: int) -> Adaptor | None:
-        return self.adaptors.get(channel_type)
-
-    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` after the response; shutdown waits for it. Cheaper than Quart's
-        background tasks (no app context); ``work`` must handle its own errors."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.settling.add(task)
-        task.add_done_callback(self.settling.discard)
-
-    async def fetch_image(self, url: str) -> bytes:
-        """An image a user's message points at (time-limited and size-capped)."""
-        fetcher = self.memo.get("image_fetcher")
-        if fetcher is None:
-            assert self.http is not None
-            fetcher = self.memo["image_fetcher"] = http_image_fetcher(self.http, timeout=10.0)
-        return await fetcher(url)  # type: ignore[no-any-return]
 
 
 def _ledger(db: Database, settings: Settings) -> Ledger:
@@ -83,11 +34,6 @@ def _ledger(db: Database, settings: Settings) -> Ledger:
         return Ledger(db, Writer(db, continuous=True), lease=lease)
     writer = Writer(db, continuous=False)
     return Ledger(db, writer, LocalQuota(db, writer, ttl=settings.BATCH_UPDATE_INTERVAL), lease=lease)
-
-
-def gateway() -> Gateway:
-    """The Gateway of the app serving the current request."""
-    return current_app.extensions["oneapi"]  # type: ignore[no-any-return]
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -133,13 +79,13 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["oneapi"] = gw
 
     from .api import api_blueprint
-    from .relay import relay_blueprint
     from .relay.lane import FastLane
+    from .relay.routes import relay_blueprint
     from .web import web_blueprint
 
     app.register_blueprint(relay_blueprint())
     app.register_blueprint(api_blueprint())
-    for plugin_name, blueprint in registry.blueprints(pm, app):
+    for plugin_name, blueprint in registry.blueprints(pm, app, gw.services):
         log.info("plugin %s adds blueprint %s", plugin_name, blueprint.name)
         app.register_blueprint(blueprint)
         gw.plugin_routes.setdefault(plugin_name, []).extend(

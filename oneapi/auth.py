@@ -7,10 +7,9 @@ import string
 import time
 from ipaddress import ip_address
 
-import bcrypt
-
 from . import models
 from .cache import Cache
+from .passwords import check_password, hash_password
 from .relay.context import RelayError, TokenRecord, UserRecord
 
 __all__ = ["authenticate_relay", "check_password", "hash_password", "random_key"]
@@ -21,17 +20,6 @@ _ALPHABET = string.ascii_letters + string.digits
 def random_key(length: int = 48) -> str:
     """A random key from a CSPRNG (letters and digits)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
-def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
-
-
-def check_password(password: str, hashed: str) -> bool:
-    try:
-        return bcrypt.checkpw(password.encode(), hashed.encode())
-    except ValueError:
-        return False
 
 
 def split_relay_key(raw: str) -> tuple[str, int | None]:

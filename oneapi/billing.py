@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .relay.context import RelayError, Usage
+from .relay.context import Price, RelayError, Usage
 
 if TYPE_CHECKING:
     from .options import Options
@@ -16,16 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["Price", "Pricing"]
 
 log = logging.getLogger("oneapi.billing")
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """What one model costs for one group: a ratio pair or a fixed per-call price."""
-
-    model_ratio: float
-    completion_ratio: float
-    group_ratio: float
-    per_call_usd: float | None = None
 
 
 class Pricing:

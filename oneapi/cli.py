@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import logging.handlers
 import os
-import signal
 import sys
-from collections.abc import Callable
-from typing import Any
+
+from ._serve import config as _config
+from ._serve import serve_until_stopped, setup_logging
 
 __all__ = ["main"]
 
@@ -30,68 +29,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="worker processes sharing the port (default 1); use Redis with several")
     parser.add_argument("--version", action="version", version=f"oneapi {__version__}")
     return parser
-
-
-def setup_logging(log_dir: str | None, debug: bool) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
-    if log_dir:
-        os.makedirs(log_dir, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                os.path.join(log_dir, "oneapi.log"), maxBytes=20 * 1024 * 1024, backupCount=5
-            )
-        )
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def _config(host: str, port: int) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 30
-    config.keep_alive_timeout = 75
-    config.backlog = 2048
-    config.include_server_header = False  # one header less per response; nothing needs it
-    return config
-
-
-STOP_POLL_SECONDS = 0.2  # how often ``also_stop`` is asked
-
-
-def serve_until_stopped(app: Any, config: Any, also_stop: Callable[[], bool] | None = None) -> None:
-    """Serve ``app`` with hypercorn on uvloop (plain asyncio without it) until SIGTERM/SIGINT,
-    or until ``also_stop()`` answers true; then shut down gracefully."""
-    from hypercorn.asyncio import serve
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        async def stopped() -> None:
-            while not (stop.is_set() or (also_stop is not None and also_stop())):
-                try:
-                    await asyncio.wait_for(stop.wait(), STOP_POLL_SECONDS)
-                except TimeoutError:
-                    pass
-
-        await serve(app, config, shutdown_trigger=stopped if also_stop is not None else stop.wait)  # type: ignore[arg-type]
-
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run())
-    else:
-        uvloop.run(run())
 
 
 def _run_workers(host: str, port: int, log_dir: str, workers: int) -> int:

@@ -389,7 +389,7 @@ class Database:
 
     async def ensure_root(self) -> None:
         """Create root/123456 on first start, as One API does."""
-        from .auth import hash_password
+        from .passwords import hash_password
 
         if await models.User.exists():
             return

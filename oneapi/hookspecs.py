@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from quart import Blueprint, Quart
 
     from .registry import ChannelType, Job, ModelPrices, OptionSpec, PaymentProvider
-    from .relay.context import RelayContext, Usage
+    from .relay.context import Price, RelayContext, Usage
+    from .services import Services
 
 hookspec = HookspecMarker("oneapi")
 hookimpl = HookimplMarker("oneapi")
@@ -40,8 +41,9 @@ def register_options() -> list[OptionSpec]:
 
 
 @hookspec
-def register_blueprints(app: Quart) -> list[Blueprint]:
-    """Return extra Quart blueprints (routes such as ``/mj/...`` or payment callbacks)."""
+def register_blueprints(app: Quart, services: Services) -> list[Blueprint]:
+    """Return extra Quart blueprints (routes such as ``/mj/...`` or payment callbacks); their
+    views reach the core through ``services``."""
 
 
 @hookspec
@@ -68,8 +70,9 @@ def transform_response(ctx: RelayContext, result: Any) -> Any:
 
 
 @hookspec(firstresult=True)
-def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
-    """Return the quota to charge for this request; the core's formula is the trylast default."""
+def calculate_quota(ctx: RelayContext, usage: Usage, price: Price, quota: int) -> int | None:
+    """Return the quota to charge for this request, priced at ``price``; ``quota`` is what the
+    core's formula charges (its trylast default returns it)."""
 
 
 @hookspec

@@ -10,10 +10,11 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._core_jobs import core_jobs
 from .registry import Job
 
 if TYPE_CHECKING:
-    from .app import Gateway
+    from .gateway import Gateway
 
 __all__ = ["start_jobs"]
 
@@ -23,16 +24,17 @@ log = logging.getLogger("oneapi.jobs")
 REPORT_EVERY = 60.0  # seconds between two reports of a job that keeps failing
 
 
-async def _loop(gw: Gateway, job: Job) -> None:
+async def _loop(job: Job, given: Any) -> None:
+    """Run ``job`` with ``given`` (the Gateway for the core's jobs, Services for plugins')."""
     failing_since = reported = 0.0
     while True:
-        interval = job.interval(gw)
+        interval = job.interval(given)
         if interval <= 0:
             await asyncio.sleep(30)
             continue
         await asyncio.sleep(interval)
         try:
-            await job.run(gw)
+            await job.run(given)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -67,5 +69,6 @@ def _first_worker(gw: Gateway) -> bool:
 def start_jobs(gw: Gateway) -> list[asyncio.Task[Any]]:
     """Start every job this node should run; a slow job never blocks another."""
     master = gw.settings.is_master and _first_worker(gw)
-    jobs = [j for j in gw.registry.jobs if master or not j.master_only]
-    return [asyncio.create_task(_loop(gw, job), name=f"job:{job.name}") for job in jobs]
+    jobs = [(j, gw) for j in core_jobs()] + [(j, gw.services) for j in gw.registry.jobs]
+    return [asyncio.create_task(_loop(job, given), name=f"job:{job.name}")
+            for job, given in jobs if master or not job.master_only]

@@ -255,7 +255,7 @@ async def create_order(
     )
     name = provider.name
     try:
-        action = await provider.create_payment(gw, order, callback_urls(gw, request_base))
+        action = await provider.create_payment(gw.services, order, callback_urls(gw, request_base))
     except PaymentError:
         raise
     except NotImplementedError:

@@ -100,12 +100,12 @@ class PaymentProvider:
     name: str = ""
     methods: tuple[str, ...] = ()
 
-    async def create_payment(self, gateway: Any, order: Any, urls: dict[str, str]) -> dict[str, Any]:
+    async def create_payment(self, services: Any, order: Any, urls: dict[str, str]) -> dict[str, Any]:
         """Return what the browser must do: ``{"url", "method", "fields"}``."""
         raise NotImplementedError("The 'create_payment' method must be implemented.")
 
-    def verify_callback(self, params: dict[str, str], gateway: Any) -> Any:
-        """Check a callback; return a ``oneapi.payments.PaymentNotice`` or raise ``PaymentError``."""
+    def verify_callback(self, params: dict[str, str], services: Any) -> Any:
+        """Check a callback; return a ``PaymentNotice`` or raise ``PaymentError``."""
         raise NotImplementedError("The 'verify_callback' method must be implemented.")
 
 
@@ -123,9 +123,9 @@ class Registry:
     payment_providers: dict[str, PaymentProvider] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
 
-    def blueprints(self, pm: pluggy.PluginManager, app: Quart) -> list[tuple[str, Blueprint]]:
+    def blueprints(self, pm: pluggy.PluginManager, app: Quart, services: Any) -> list[tuple[str, Blueprint]]:
         """Each plugin's blueprints, with the plugin's name."""
-        return _collect(pm, "register_blueprints", app=app)
+        return _collect(pm, "register_blueprints", app=app, services=services)
 
 
 def _collect(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:

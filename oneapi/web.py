@@ -11,7 +11,7 @@ from quart import Blueprint, Response, redirect, request, send_from_directory
 from quart.typing import ResponseReturnValue
 
 from .api.ratelimit import GLOBAL_WINDOW, limiter
-from .app import gateway
+from .gateway import gateway
 
 __all__ = ["web_blueprint"]
 

@@ -13,7 +13,7 @@ from quart.typing import ResponseReturnValue
 from tortoise.exceptions import IntegrityError, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from ..app import gateway
+from ..gateway import gateway
 from . import (
     channel_ops,
     channels,

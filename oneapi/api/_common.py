@@ -14,7 +14,7 @@ from quart.typing import ResponseReturnValue
 from tortoise.queryset import QuerySet
 
 from .. import models
-from ..app import gateway
+from ..gateway import gateway
 
 __all__ = [
     "MAX_ID",

@@ -8,8 +8,8 @@ from pydantic import AfterValidator, Field
 from tortoise.exceptions import IntegrityError
 
 from .. import models
-from ..app import Gateway
 from ..auth import hash_password, random_key
+from ..gateway import Gateway
 from ._common import ApiError, now
 
 __all__ = ["DisplayName", "Password", "Username", "create_user", "record_log", "soft_delete_user"]

@@ -10,8 +10,8 @@ from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
 from .. import models
-from ..app import Gateway
 from ..cache import channel_record
+from ..gateway import Gateway
 from ..relay.context import RelayError
 from ._common import ApiError, doc, gateway, now, ok, path_id, require_role, str_arg
 from .accounts import record_log

@@ -15,8 +15,8 @@ from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 
 from .. import models
-from ..app import Gateway
 from ..db import split_list
+from ..gateway import Gateway
 from ._common import (
     ApiError,
     Body,

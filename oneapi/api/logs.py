@@ -13,7 +13,7 @@ from tortoise.functions import Coalesce, Sum
 from tortoise.queryset import QuerySet
 
 from .. import models
-from ..app import Gateway
+from ..gateway import Gateway
 from ._common import (
     MAX_ID,
     ApiError,

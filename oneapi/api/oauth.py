@@ -14,8 +14,8 @@ from quart import Blueprint, session
 from quart.typing import ResponseReturnValue
 
 from .. import models
-from ..app import Gateway
 from ..auth import random_key
+from ..gateway import Gateway
 from ._common import ApiError, current_user, doc, gateway, login_session, ok, str_arg
 from .accounts import create_user
 from .ratelimit import critical

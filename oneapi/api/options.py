@@ -9,7 +9,7 @@ from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
 from .. import models
-from ..app import Gateway
+from ..gateway import Gateway
 from ..options import validate_int, validate_number
 from ._common import ApiError, Body, doc, gateway, ok, parse_body, require_role
 

@@ -14,7 +14,7 @@ from typing import Any
 from quart import request
 from quart.typing import ResponseReturnValue
 
-from ..app import Gateway
+from ..gateway import Gateway
 from ._common import ApiError, F, gateway
 
 __all__ = ["CRITICAL_WINDOW", "GLOBAL_WINDOW", "RateLimiter", "check_global", "critical", "limiter"]

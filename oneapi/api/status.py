@@ -6,8 +6,8 @@ from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
 from .. import __version__, models, payments
-from ..app import Gateway
 from ..auth import check_password
+from ..gateway import Gateway
 from ._common import gateway, ok, require_role
 
 __all__ = ["blueprint"]

@@ -21,8 +21,8 @@ from quart import Blueprint, request, session
 from quart.typing import ResponseReturnValue
 
 from .. import models
-from ..app import Gateway
 from ..auth import hash_password, random_key
+from ..gateway import Gateway
 from ._common import (
     ApiError,
     Body,

@@ -40,6 +40,15 @@ log = logging.getLogger("oneapi.ledger")
 T = TypeVar("T")
 
 
+async def _account_names(conn: Any, user_id: int, token_id: int) -> dict[str, str]:
+    """The user's and the token's names as a consume log shows them ("" when gone)."""
+    from ..models import Token, User
+
+    user = await User.filter(id=user_id).using_db(conn).only("id", "username").first()
+    token = await Token.filter(id=token_id).using_db(conn).only("id", "name").first() if token_id else None
+    return {"username": user.username if user else "", "token_name": token.name if token else ""}
+
+
 def _not_enough(whose: str, amount: int) -> RelayError:
     return RelayError(
         403, f"{whose} quota is not enough for this request (needs {amount})",
@@ -138,7 +147,10 @@ class Ledger:
         """Give back ``amount`` of the charge of request ``of_request``, inside the caller's
         transaction ``conn``: a consume log of negative quota, once per ``request_id``, and only
         if that charge is in the ledger. Concurrent credits of one request id must be kept apart
-        by the caller (a status compare-and-set in ``conn``, say)."""
+        by the caller (a status compare-and-set in ``conn``, say). The log names the user and
+        token unless ``log_fields`` does."""
+        if "username" not in log_fields or "token_name" not in log_fields:
+            log_fields = {**await _account_names(conn, user_id, token_id), **log_fields}
         await write_async(self.db, [Credit(request_id, of_request, user_id, token_id, channel_id, amount,
                                            log_fields)], conn)
         if self.local is not None:

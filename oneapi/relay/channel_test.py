@@ -12,7 +12,7 @@ from .. import models
 from .context import ChannelRecord, RelayContext, RelayError, TokenRecord, UserRecord
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..gateway import Gateway
 
 __all__ = ["apply_health", "test_channel"]
 

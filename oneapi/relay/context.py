@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .inbound import Inbound
 
 __all__ = [
     "ChannelRecord",
+    "Price",
     "RelayContext",
     "RelayError",
     "TokenRecord",
     "Usage",
     "UserRecord",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What one model costs for one group: a ratio pair or a fixed per-call price."""
+
+    model_ratio: float
+    completion_ratio: float
+    group_ratio: float
+    per_call_usd: float | None = None
 
 
 @dataclass(slots=True)
@@ -131,7 +146,13 @@ class RelayContext:
     completion_events_size: int = 0
     delivered: bool = False
     started: float = field(default_factory=time.monotonic)
-    extra: dict[str, Any] = field(default_factory=dict)
+    price: Price | None = None  # what the charge is computed with, named in the consume log
+    quota_for: Callable[[Usage], int] | None = None  # the core's formula for this request
+    raw_body: bytes | None = None  # the client's JSON body, forwarded as is while unchanged
+    inbound: Inbound | None = None  # the non-OpenAI format the client spoke, if any
+    inbound_payload: dict[str, Any] | None = None  # the client's request in that format
+    system_prompt_reset: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # plugins' own notes; the core reads none
 
     @property
     def group(self) -> str:

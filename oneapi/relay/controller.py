@@ -26,8 +26,7 @@ from .inbound import Inbound
 
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
-    from ..app import Gateway
-    from ..billing import Price
+    from ..gateway import Gateway
     from ..ledger import Hold
 
 __all__ = ["error_reply", "error_response", "quart_response", "relay", "relay_reply"]
@@ -150,22 +149,21 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
                            form=parsed["form"], is_stream=parsed["is_stream"])
         if ctx.payload is not None:
             ctx.client_wants_usage = bool((ctx.payload.get("stream_options") or {}).get("include_usage"))
-            ctx.extra["raw_json_body"] = ctx.body
+            ctx.raw_body = ctx.body
         if inbound is not None:
-            ctx.extra["inbound"] = inbound
-            ctx.extra["inbound_payload"] = parsed["inbound_payload"]
-            ctx.extra.pop("raw_json_body", None)
+            ctx.inbound = inbound
+            ctx.inbound_payload = parsed["inbound_payload"]
+            ctx.raw_body = None
             ctx.client_wants_usage = True  # the converter needs the usage chunk
         if ctx.payload is not None and "model" not in ctx.payload:  # from the path or the default
             ctx.payload = {**ctx.payload, "model": ctx.model}
-            ctx.extra.pop("raw_json_body", None)
+            ctx.raw_body = None
         await _call_hooks(gw.pm.hook.transform_request(ctx=ctx, payload=ctx.payload))
         price = gw.pricing.price(ctx.model, user.group)
         modes.check_input(ctx)
         ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
         plan = modes.plan(gw, ctx, price)
-        ctx.extra["quota_for"] = plan.quota_for
-        ctx.extra["price"] = price  # what the charge is computed with, named in its log
+        ctx.price, ctx.quota_for = price, plan.quota_for
         hold = await gw.ledger.reserve(ctx, plan.reserve)
         response = await _attempts(gw, ctx, pinned, hold)
         hold = None  # settlement owns it now
@@ -242,8 +240,8 @@ def _with_system_prompt(
         messages[0] = prompt
     else:
         messages.insert(0, prompt)
-    ctx.extra.pop("raw_json_body", None)
-    ctx.extra["system_prompt_reset"] = True
+    ctx.raw_body = None
+    ctx.system_prompt_reset = True
     return {**payload, "messages": messages}
 
 
@@ -301,7 +299,7 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: H
 
 def _converting_inbound(ctx: RelayContext, adaptor: Adaptor) -> Inbound | None:
     """The client's format converter, unless this adaptor speaks that format natively."""
-    inbound: Inbound | None = ctx.extra.get("inbound")
+    inbound = ctx.inbound
     if inbound is None or inbound.name in adaptor.native_inbound:
         return None
     return inbound
@@ -377,11 +375,12 @@ async def _settle(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResul
 
 def _valid_quota(gw: Gateway, ctx: RelayContext, usage: Usage) -> int:
     """calculate_quota's answer, or the core's formula where a plugin gave no whole, non-negative number."""
-    quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage)
+    assert ctx.quota_for is not None
+    core = ctx.quota_for(usage)
+    quota = gw.pm.hook.calculate_quota(ctx=ctx, usage=usage, price=ctx.price, quota=core)
     if quota is None:
         return 0
     if isinstance(quota, bool) or not isinstance(quota, int) or quota < 0:
-        core = ctx.extra["quota_for"](usage)
         log.error("request %s: calculate_quota returned %r; charged the core's price %d instead",
                   ctx.request_id, quota, core)
         return int(core)
@@ -389,7 +388,8 @@ def _valid_quota(gw: Gateway, ctx: RelayContext, usage: Usage) -> int:
 
 
 def _consume_log(ctx: RelayContext, usage: Usage, note: str) -> dict[str, Any]:
-    price: Price = ctx.extra["price"]
+    price = ctx.price
+    assert price is not None
     content = (f"model ratio {price.model_ratio:g}, group ratio {price.group_ratio:g}, "
                f"completion ratio {price.completion_ratio:g}"
                + (f", price ${price.per_call_usd:g}/call" if price.per_call_usd is not None else ""))
@@ -398,5 +398,5 @@ def _consume_log(ctx: RelayContext, usage: Usage, note: str) -> dict[str, Any]:
         "token_name": ctx.token.name, "model_name": ctx.model, "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "elapsed_time": int((time.monotonic() - ctx.started) * 1000), "is_stream": ctx.is_stream,
-        "system_prompt_reset": bool(ctx.extra.get("system_prompt_reset")),
+        "system_prompt_reset": ctx.system_prompt_reset,
     }

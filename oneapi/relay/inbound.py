@@ -3,7 +3,7 @@
 A plugin subclasses ``Inbound`` and serves its route with ``relay("chat", inbound=...)``:
 the core then relays an OpenAI chat request to any channel and converts the answer back.
 An adaptor listing the format in ``native_inbound`` receives the client's original payload
-(``ctx.extra["inbound_payload"]``) and answers in the client's format itself.
+(``ctx.inbound_payload``) and answers in the client's format itself.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from .controller import error_reply, new_request_id, relay_reply
 from .exchange import Chunks, Incoming, Reply
 
 if TYPE_CHECKING:
-    from ..app import Gateway
+    from ..gateway import Gateway
 
 __all__ = ["ROUTES", "FastLane"]
 

@@ -13,8 +13,8 @@ from .sse import read_completion_events
 
 if TYPE_CHECKING:
     from ..adaptor import RelayResult
-    from ..app import Gateway
     from ..billing import Price
+    from ..gateway import Gateway
     from ..tokenizer import ImageFetcher, Tokenizer
 
 __all__ = ["MODES", "Mode", "Plan"]

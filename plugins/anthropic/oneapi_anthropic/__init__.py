@@ -6,11 +6,9 @@ to Anthropic channels and converted to OpenAI chat (and back) for every other ch
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint
 
-from oneapi import ChannelType, ConfigField, ModelPrices, hookimpl
+from oneapi.plugin import ChannelType, ConfigField, ModelPrices, hookimpl
 
 from ._adaptor import ANTHROPIC_VERSION, AnthropicAdaptor
 from ._inbound import AnthropicInbound
@@ -43,5 +41,5 @@ def register_model_prices() -> ModelPrices:
 
 
 @hookimpl
-def register_blueprints(app: Any) -> list[Blueprint]:
+def register_blueprints() -> list[Blueprint]:
     return [messages_blueprint()]

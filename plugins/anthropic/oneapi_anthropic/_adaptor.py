@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from oneapi import Adaptor, RelayContext, RelayError, RelayResult, error_from_upstream
+from oneapi.plugin import Adaptor, RelayContext, RelayError, RelayResult, error_from_upstream
 
 from ._convert import to_anthropic, to_openai, usage_of
 from ._models import default_max_tokens
@@ -42,7 +42,7 @@ class AnthropicAdaptor(Adaptor):
 
     def _native(self, ctx: RelayContext) -> Any:
         """The client's inbound format object when this request is relayed natively."""
-        inbound = ctx.extra.get("inbound")
+        inbound = ctx.inbound
         return inbound if inbound is not None and inbound.name in self.native_inbound else None
 
     def request_url(self, ctx: RelayContext) -> str:

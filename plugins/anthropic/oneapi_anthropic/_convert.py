@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from oneapi import RelayError, Usage
+from oneapi.plugin import RelayError, Usage
 
 __all__ = ["FINISH_REASONS", "openai_usage", "to_anthropic", "to_openai", "usage_of"]
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from oneapi import Inbound, RelayContext, RelayError, RelayResult
+from oneapi.plugin import Inbound, RelayContext, RelayError, RelayResult
 
 from ._inbound_stream import convert_result, convert_stream, error_type
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import orjson
 
-from oneapi import RelayContext, RelayError, RelayResult, Usage, iter_data
+from oneapi.plugin import RelayContext, RelayError, RelayResult, Usage, iter_data
 
 __all__ = ["convert_result", "convert_stream", "error_type", "message_events"]
 
@@ -75,7 +75,7 @@ def anthropic_usage(ctx: RelayContext, usage: Usage | None) -> dict[str, int]:
 
 
 def _wants_thinking(ctx: RelayContext) -> bool:
-    thinking = (ctx.extra.get("inbound_payload") or {}).get("thinking")
+    thinking = (ctx.inbound_payload or {}).get("thinking")
     return isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled")
 
 

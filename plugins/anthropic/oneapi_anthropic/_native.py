@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from oneapi import RelayContext, event_data, iter_events
+from oneapi.plugin import RelayContext, event_data, iter_events
 
 from ._convert import usage_of
 
@@ -26,7 +26,7 @@ __all__ = ["block_texts", "native_betas", "native_body", "native_stream"]
 def native_body(ctx: RelayContext) -> bytes:
     """The client's Anthropic payload for the upstream."""
     assert ctx.channel is not None
-    payload: dict[str, Any] = ctx.extra["inbound_payload"]
+    payload: dict[str, Any] = ctx.inbound_payload or {}
     system_prompt = ctx.channel.system_prompt
     if payload.get("model") == ctx.upstream_model and not system_prompt:
         return ctx.body

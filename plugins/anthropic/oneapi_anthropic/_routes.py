@@ -11,7 +11,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from oneapi import RelayError, allow_cors, relay_request
+from oneapi.plugin import RelayError, allow_cors, relay_request
 
 from ._inbound import AnthropicInbound
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from oneapi import RelayContext, iter_data
+from oneapi.plugin import RelayContext, iter_data
 
 from ._convert import FINISH_REASONS, openai_usage, usage_of
 

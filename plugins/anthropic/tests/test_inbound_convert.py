@@ -21,7 +21,7 @@ def make_ctx(**inbound: Any) -> RelayContext:
     ctx = RelayContext(request_id="req1", mode="chat", endpoint="/chat/completions", token=None,  # type: ignore[arg-type]
                        user=None, model="m", body=b"", content_type="application/json")  # type: ignore[arg-type]
     ctx.prompt_tokens = 7
-    ctx.extra["inbound_payload"] = inbound
+    ctx.inbound_payload = inbound
     return ctx
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneapi import ChannelType, ConfigField, ModelPrices, hookimpl
+from oneapi.plugin import ChannelType, ConfigField, ModelPrices, hookimpl
 
 from ._adaptor import DEFAULT_API_VERSION, AzureAdaptor
 from ._models import MODELS

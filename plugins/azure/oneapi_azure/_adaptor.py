@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from oneapi import Adaptor, ChannelRecord, RelayContext, RelayError, error_from_upstream
+from oneapi.plugin import Adaptor, ChannelRecord, RelayContext, RelayError, error_from_upstream
 
 __all__ = ["DEFAULT_API_VERSION", "AzureAdaptor", "AzureRelayError", "api_version", "deployment"]
 

@@ -2,16 +2,14 @@
 
 Options: ``PayAddress`` (the EPay site, e.g. ``https://pay.example.com``), ``EpayId``
 (merchant id, ``pid``) and ``EpayKey`` (merchant key; secret, never shown by the options API).
-Orders, prices and crediting belong to the core (``oneapi.payments``).
+Orders, prices and crediting belong to the core (``Services.credit_order``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint
 
-from oneapi import OptionSpec, PaymentProvider, hookimpl
+from oneapi.plugin import OptionSpec, PaymentProvider, Services, hookimpl
 
 from ._provider import NOTIFY_PATH, TRADE_SUCCESS, EpayProvider
 from ._routes import blueprint
@@ -59,5 +57,5 @@ def register_options() -> list[OptionSpec]:
 
 
 @hookimpl
-def register_blueprints(app: Any) -> list[Blueprint]:
-    return [blueprint()]
+def register_blueprints(services: Services) -> list[Blueprint]:
+    return [blueprint(services)]

@@ -7,8 +7,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from oneapi import PaymentProvider
-from oneapi.payments import PaymentError, PaymentNotice, money_text
+from oneapi.plugin import PaymentError, PaymentNotice, PaymentProvider, Services, money_text
 
 from ._sign import sign, verify
 
@@ -29,9 +28,9 @@ class EpayProvider(PaymentProvider):
     methods = ("alipay", "wxpay", "qqpay")
 
     @staticmethod
-    def settings(gateway: Any) -> tuple[str, str, str]:
+    def settings(services: Services) -> tuple[str, str, str]:
         """(PayAddress, EpayId, EpayKey), stripped."""
-        o = gateway.options
+        o = services.options
         return o.get("PayAddress").strip(), o.get("EpayId").strip(), o.get("EpayKey").strip()
 
     @staticmethod
@@ -40,10 +39,10 @@ class EpayProvider(PaymentProvider):
         return base if base.endswith("/submit.php") else base + "/submit.php"
 
     async def create_payment(
-        self, gateway: Any, order: Any, urls: dict[str, str]
+        self, services: Services, order: Any, urls: dict[str, str]
     ) -> dict[str, Any]:
         """The signed form the browser posts to ``{PayAddress}/submit.php``."""
-        address, pid, key = self.settings(gateway)
+        address, pid, key = self.settings(services)
         if not (address and pid and key):
             raise PaymentError(
                 "online payment is not configured: the administrator must set PayAddress, EpayId and EpayKey",
@@ -62,13 +61,13 @@ class EpayProvider(PaymentProvider):
         fields["sign_type"] = "MD5"
         return {"url": self.submit_url(address), "method": "POST", "fields": fields}
 
-    def verify_callback(self, params: dict[str, str], gateway: Any) -> PaymentNotice:
+    def verify_callback(self, params: dict[str, str], services: Services) -> PaymentNotice:
         """A verified notice from a notify's parameters; PaymentError when it is not genuine.
 
         The signature covers every received parameter (constant-time compare). Merchant id
         and money are handed on for the core to check against the order.
         """
-        _, pid, key = self.settings(gateway)
+        _, pid, key = self.settings(services)
         if not (pid and key):
             raise PaymentError("EPay is not configured (EpayId, EpayKey)", "config")
         if not params.get("sign"):

@@ -12,8 +12,7 @@ import logging
 from pydantic import BaseModel
 from quart import Blueprint, Response, request
 
-from oneapi.app import gateway
-from oneapi.payments import CREDITED, PaymentError, credit_order
+from oneapi.plugin import CREDITED, PaymentError, Services
 
 from ._provider import NOTIFY_PATH, EpayProvider
 
@@ -66,19 +65,18 @@ async def _params() -> dict[str, str]:
     return params
 
 
-def blueprint() -> Blueprint:
+def blueprint(services: Services) -> Blueprint:
     bp = Blueprint("epay", __name__)
 
     @bp.route(NOTIFY_PATH, methods=["GET", "POST"])
     async def notify() -> Response:
-        gw = gateway()
-        provider = gw.registry.payment_providers.get(EpayProvider.name)
+        provider = services.payment_provider(EpayProvider.name)
         if not isinstance(provider, EpayProvider):
             return _reply("fail")
         peer = request.remote_addr or "?"
         try:
             params = await _params()
-            notice = provider.verify_callback(params, gw)
+            notice = provider.verify_callback(params, services)
         except PaymentError as exc:
             log.warning("epay notify from %s refused: %s", peer, exc.message)
             return _reply("fail")
@@ -86,7 +84,7 @@ def blueprint() -> Blueprint:
             log.exception("epay notify from %s could not be read", peer)
             return _reply("fail")
         try:
-            outcome = await credit_order(gw, notice)
+            outcome = await services.credit_order(notice)
         except PaymentError as exc:
             log.warning(
                 "epay notify for order %s from %s not credited: %s",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneapi import ChannelType, ConfigField, ModelPrices, hookimpl
+from oneapi.plugin import ChannelType, ConfigField, ModelPrices, hookimpl
 
 from ._adaptor import DEFAULT_SAFETY, DEFAULT_VERSION, GeminiAdaptor
 from ._models import COMPLETION_RATIOS, MODEL_RATIOS, MODELS

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
-from oneapi import (
+from oneapi.plugin import (
     Adaptor,
     ChannelRecord,
     RelayContext,

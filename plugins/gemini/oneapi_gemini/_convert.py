@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from oneapi import RelayError
+from oneapi.plugin import RelayError
 
 from ._schema import to_gemini_schema
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from oneapi import RelayContext, RelayError, Usage, iter_data
+from oneapi.plugin import RelayContext, RelayError, Usage, iter_data
 
 from ._convert import SIGNATURE_MARK
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneapi import ChannelType, Job, ModelPrices, OptionSpec, hookimpl
+from oneapi.plugin import ChannelType, Job, ModelPrices, OptionSpec, hookimpl
 
 from ._actions import DEFAULT_PRICES, PLUS_MODELS, PROXY_MODELS
 from ._api import api_blueprint
@@ -45,7 +45,7 @@ def register_options() -> list[OptionSpec]:
 
 
 @hookimpl
-def register_blueprints(app: Any) -> list[Any]:
+def register_blueprints() -> list[Any]:
     return [mj_blueprint(), api_blueprint()]
 
 

@@ -8,8 +8,10 @@ from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from oneapi.api import (
+from oneapi.models import Midjourney
+from oneapi.plugin import (
     MAX_ID,
+    ROLE_ADMIN,
     ApiError,
     current_user,
     int_arg,
@@ -18,8 +20,9 @@ from oneapi.api import (
     require_role,
     str_arg,
 )
-from oneapi.app import gateway
-from oneapi.models import ROLE_ADMIN, Midjourney
+from oneapi.plugin import (
+    services as current_services,
+)
 
 from ._views import api_dict, image_base
 
@@ -59,9 +62,9 @@ async def _page(query: QuerySet[Midjourney], admin: bool) -> ResponseReturnValue
     offset, limit = page_params()
     total = await query.count()
     rows = await query.order_by("-id").offset(offset).limit(limit)
-    gw = gateway()
-    base = image_base(gw, request.host_url.rstrip("/"))
-    return ok([api_dict(gw, row, base, admin) for row in rows], total=total)
+    services = current_services()
+    base = image_base(services, request.host_url.rstrip("/"))
+    return ok([api_dict(services, row, base, admin) for row in rows], total=total)
 
 
 def api_blueprint() -> Blueprint:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
-from oneapi import Adaptor, ChannelRecord, RelayContext, RelayError, RelayResult
+from oneapi.plugin import Adaptor, ChannelRecord, RelayContext, RelayError, RelayResult
 
 __all__ = ["MidjourneyAdaptor", "UpstreamReply", "call", "list_by_condition", "upstream_url"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneapi import OptionSpec
+from oneapi.plugin import OptionSpec, Services
 
 __all__ = ["OPTIONS", "option_specs", "poll_interval", "server_address", "task_timeout_ms"]
 
@@ -44,17 +44,17 @@ def option_specs() -> list[OptionSpec]:
     return [OptionSpec(key, default, check) for key, (default, check) in OPTIONS.items()]
 
 
-def poll_interval(gw: Any) -> float:
+def poll_interval(services: Services) -> float:
     """Seconds between polls; 0 when the poller is off."""
-    return max(0.0, float(gw.options.float("MjPollInterval", 15.0)))
+    return max(0.0, float(services.options.float("MjPollInterval", 15.0)))
 
 
-def task_timeout_ms(gw: Any) -> int:
+def task_timeout_ms(services: Services) -> int:
     """Milliseconds after submission when an unfinished task is failed (0: never)."""
-    return int(float(gw.options.float("MjTaskTimeout", 3600.0)) * 1000)
+    return int(float(services.options.float("MjTaskTimeout", 3600.0)) * 1000)
 
 
-def server_address(gw: Any, fallback: str = "") -> str:
+def server_address(services: Services, fallback: str = "") -> str:
     """``ServerAddress`` without a trailing slash, or ``fallback`` when it is not set."""
-    address = (gw.options.get("ServerAddress") or "").strip() or fallback
+    address = (services.options.get("ServerAddress") or "").strip() or fallback
     return address.rstrip("/")

@@ -1,11 +1,10 @@
 """Relaying a submit: price it (an unpriced action is refused), pick (or pin) a channel, and
-as one billed call of the ledger (``gw.ledger.billed_call``) call upstream, store the task
+as one billed call of the ledger (``services.ledger.billed_call``) call upstream, store the task
 and keep the charge only if upstream accepted the job (codes 1, 21, 22); answer with
 upstream's body carrying the gateway's task id."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 import time
@@ -15,9 +14,17 @@ import httpx
 import orjson
 from quart import Response
 
-from oneapi import Bill, ChannelRecord, RelayContext, RelayError
-from oneapi.models import CHANNEL_ENABLED, Midjourney
-from oneapi.relay.context import TokenRecord, UserRecord
+from oneapi.models import Midjourney
+from oneapi.plugin import (
+    CHANNEL_ENABLED,
+    Bill,
+    ChannelRecord,
+    RelayContext,
+    RelayError,
+    Services,
+    TokenRecord,
+    UserRecord,
+)
 
 from . import _actions as A
 from ._client import UpstreamReply, call
@@ -42,9 +49,9 @@ def _usable(channel: ChannelRecord | None) -> bool:
     return channel is not None and channel.type in MJ_TYPES and channel.status == CHANNEL_ENABLED
 
 
-def pinned_channel(gw: Any, channel_id: int, why: str) -> ChannelRecord:
+def pinned_channel(services: Services, channel_id: int, why: str) -> ChannelRecord:
     """A channel a task or an admin token pins; MjError if it cannot serve."""
-    channel: ChannelRecord | None = gw.cache.channels.by_id.get(channel_id)
+    channel: ChannelRecord | None = services.channel(channel_id)
     if channel is None or not _usable(channel):
         raise MjError(503, 4, f"channel {channel_id} of {why} is missing, disabled or not a Midjourney channel")
     if not channel.base_url:
@@ -52,20 +59,20 @@ def pinned_channel(gw: Any, channel_id: int, why: str) -> ChannelRecord:
     return channel
 
 
-def _pick(gw: Any, user: UserRecord, model: str, exclude: set[int]) -> ChannelRecord | None:
+def _pick(services: Services, user: UserRecord, model: str, exclude: set[int]) -> ChannelRecord | None:
     while True:
-        channel = gw.cache.channels.pick(user.group, model, exclude, _rng)
+        channel = services.pick_channel(user.group, model, exclude, _rng)
         if channel is None or (_usable(channel) and channel.base_url):
             return channel  # type: ignore[no-any-return]
         exclude.add(channel.id)
 
 
-def quota_of(gw: Any, model: str, group: str) -> int:
+def quota_of(services: Services, model: str, group: str) -> int:
     """Quota of one call: per-call USD × group ratio × QuotaPerUnit. The plugin registers a
     default price for every action (``register_model_prices``); a model nobody priced is
     refused (MjError 400) like any unpriced model, never charged a made-up price."""
     try:
-        price = gw.pricing.price(model, group)
+        price = services.pricing.price(model, group)
     except RelayError:
         raise MjError(
             400, 4,
@@ -73,31 +80,21 @@ def quota_of(gw: Any, model: str, group: str) -> int:
             f"its per-call price in USD under ModelPrice (e.g. {{\"{model}\": 0.1}})",
         ) from None
     if price.per_call_usd is not None:
-        return int(price.per_call_usd * gw.pricing.quota_per_unit() * price.group_ratio)
+        return int(price.per_call_usd * services.pricing.quota_per_unit() * price.group_ratio)
     # Priced by a ratio only (ModelRatio, or its "*" default): one call counts as 1000 tokens,
     # as the core counts an image priced by ratio.
     return int(price.model_ratio * price.group_ratio * 1000)
 
 
-def _consume_log(gw: Any, ctx: RelayContext, task_id: str, quota: int, action: str) -> dict[str, Any]:
+def _consume_log(services: Services, ctx: RelayContext, task_id: str, quota: int, action: str) -> dict[str, Any]:
     """The consume log's fields (the ledger adds quota, request id, user, token and channel)."""
-    usd = quota / gw.pricing.quota_per_unit()
+    usd = quota / services.pricing.quota_per_unit()
     return {
         "created_at": int(time.time()),
         "content": f"Midjourney {action}: ${usd:.4f} (per-call price × group ratio); task {task_id}",
         "username": ctx.user.username, "token_name": ctx.token.name, "model_name": ctx.model,
         "elapsed_time": int((time.monotonic() - ctx.started) * 1000),
     }
-
-
-async def _tell_plugins(gw: Any, ctx: RelayContext, quota: int) -> None:
-    """The ``quota_consumed`` hooks, after the settlement (their failures are only logged)."""
-    try:
-        for result in gw.pm.hook.quota_consumed(ctx=ctx, quota=quota):
-            if inspect.isawaitable(result):
-                await result
-    except Exception:
-        log.exception("midjourney task %s: a quota_consumed hook failed", ctx.request_id)
 
 
 def _row_state(reply: UpstreamReply) -> dict[str, Any]:
@@ -113,20 +110,20 @@ def _row_state(reply: UpstreamReply) -> dict[str, Any]:
 
 
 async def _send(
-    gw: Any, plan: Plan, channel: ChannelRecord, fixed: bool, user: UserRecord, mode: str,
+    services: Services, plan: Plan, channel: ChannelRecord, fixed: bool, user: UserRecord, mode: str,
     notify: tuple[str, str] | None,
 ) -> tuple[ChannelRecord, UpstreamReply]:
     """POST the job; on connection failures try other channels (unless pinned)."""
     exclude: set[int] = set()
-    attempts = 1 if fixed else 1 + max(0, gw.options.int("RetryTimes", 0))
+    attempts = 1 if fixed else 1 + max(0, services.options.int("RetryTimes", 0))
     for attempt in range(attempts):
-        body = upstream_body(plan, channel, gw.options, mode, notify)
+        body = upstream_body(plan, channel, services.options, mode, notify)
         try:
-            return channel, await call(gw.http, channel, "POST", plan.path, body)
+            return channel, await call(services.http, channel, "POST", plan.path, body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             log.warning("midjourney channel %d unreachable: %s", channel.id, exc)
             exclude.add(channel.id)
-            following = None if attempt + 1 >= attempts else _pick(gw, user, plan.model, exclude)
+            following = None if attempt + 1 >= attempts else _pick(services, user, plan.model, exclude)
             if following is None:
                 raise MjError(502, 9, f"channel {channel.id}: upstream unreachable") from None
             channel = following
@@ -137,13 +134,13 @@ async def _send(
     raise MjError(502, 9, "no channel answered")  # pragma: no cover
 
 
-def _choose(gw: Any, plan: Plan, user: UserRecord, pinned: int | None) -> tuple[ChannelRecord, bool]:
+def _choose(services: Services, plan: Plan, user: UserRecord, pinned: int | None) -> tuple[ChannelRecord, bool]:
     """The channel to send to, and whether it is fixed (the origin's, or an admin's pin)."""
     if plan.origin is not None:
-        return pinned_channel(gw, plan.origin.channel_id, "the origin task"), True
+        return pinned_channel(services, plan.origin.channel_id, "the origin task"), True
     if pinned is not None:
-        return pinned_channel(gw, pinned, "this token"), True
-    found = _pick(gw, user, plan.model, set())
+        return pinned_channel(services, pinned, "this token"), True
+    found = _pick(services, user, plan.model, set())
     if found is None:
         raise MjError(503, 3, f"no available channel for model {plan.model} in group {user.group}")
     return found, False
@@ -159,7 +156,7 @@ def _accepted(plan: Plan, reply: UpstreamReply) -> bool:
 
 
 async def relay_submit(
-    gw: Any, plan: Plan, token: TokenRecord, user: UserRecord, pinned: int | None, mode: str,
+    services: Services, plan: Plan, token: TokenRecord, user: UserRecord, pinned: int | None, mode: str,
     host_url: str,
 ) -> Response:
     """Relay one checked submit and bill it; MjError for anything the client must be told.
@@ -170,22 +167,22 @@ async def relay_submit(
     consume log, or (refused, or anything failed) given back in full."""
     if token.models is not None and plan.model not in token.models:
         raise MjError(403, 4, f"this token may not use model {plan.model}")
-    priced = A.price_model(plan.model, mode, {**gw.registry.model_prices, **gw.options.json("ModelPrice")})
-    quota = quota_of(gw, priced, user.group)
-    channel, fixed = _choose(gw, plan, user, pinned)
+    priced = A.price_model(plan.model, mode, services.model_prices())
+    quota = quota_of(services, priced, user.group)
+    channel, fixed = _choose(services, plan, user, pinned)
     task_id = plan.extra["task_id"] = new_task_id()
     ctx = RelayContext(request_id=task_id, mode="midjourney", endpoint=plan.path, token=token,
                        user=user, model=priced, body=b"", content_type="application/json",
                        payload=plan.body, channel=channel)
     notify = None
-    if gw.options.bool("MjNotifyEnabled") and (address := server_address(gw, host_url)):
-        notify = (address, gw.session_secret)
+    if services.options.bool("MjNotifyEnabled") and (address := server_address(services, host_url)):
+        notify = (address, services.session_secret)
     upload = plan.route == "upload-discord-images"
 
     async def submit(bill: Bill) -> Response:
         """Runs to its end even if the client leaves; an exception gives the hold back."""
         submitted = now_ms()
-        sent_to, reply = await _send(gw, plan, channel, fixed, user, mode, notify)
+        sent_to, reply = await _send(services, plan, channel, fixed, user, mode, notify)
         ctx.channel = sent_to
         if reply.status in (401, 403):
             raise MjError(502, 9, f"channel {sent_to.id}: the Midjourney-Proxy refused the channel key")
@@ -208,16 +205,16 @@ async def relay_submit(
             row.update(_row_state(reply), mj_id=str(reply.data["result"])[:191], quota=quota,
                        properties="{}", buttons="[]")
             await Midjourney.create(**with_token_id(row, token.id))
-        bill.keep(quota, channel_id=sent_to.id, **_consume_log(gw, ctx, task_id, quota, plan.action))
+        bill.keep(quota, channel_id=sent_to.id, **_consume_log(services, ctx, task_id, quota, plan.action))
         if quota > 0:  # runs once the call has returned and the charge is on its way
-            gw.in_background(_tell_plugins(gw, ctx, quota))
+            services.in_background(services.quota_consumed(ctx, quota))
         data = dict(reply.data)
         if not upload:
             data["result"] = task_id
         return mj_json(data, reply.status)
 
     try:
-        return await gw.ledger.billed_call(ctx, quota, submit)
+        return await services.ledger.billed_call(ctx, quota, submit)
     except RelayError as err:  # from the reservation: quota short (403) or billing unavailable (503)
         prefix = "quota_not_enough: " if err.status == 403 else ""
         raise MjError(err.status, 4, prefix + err.message) from None

@@ -12,10 +12,8 @@ from quart import Blueprint, Response, request
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from oneapi import RelayError, allow_cors
-from oneapi.app import gateway
-from oneapi.auth import authenticate_relay
-from oneapi.relay.context import TokenRecord, UserRecord
+from oneapi.plugin import RelayError, TokenRecord, UserRecord, allow_cors
+from oneapi.plugin import services as current_services
 
 from ._client import call
 from ._image import notify_signature, proxy_image, sign, verify
@@ -48,7 +46,7 @@ def _client_key() -> str:
 
 
 async def _auth() -> tuple[TokenRecord, UserRecord, int | None]:
-    return await authenticate_relay(gateway().cache, _client_key(), request.remote_addr or "")
+    return await current_services().authenticate(_client_key(), request.remote_addr or "")
 
 
 async def _json_body() -> dict[str, Any]:
@@ -63,16 +61,16 @@ async def _json_body() -> dict[str, Any]:
 
 
 def _base() -> str:
-    return image_base(gateway(), request.host_url.rstrip("/"))
+    return image_base(current_services(), request.host_url.rstrip("/"))
 
 
 async def submit(route: str, mode: str = "") -> ResponseReturnValue:
     """``POST /mj/submit/{route}`` and ``/mj/insight-face/swap``."""
-    gw = gateway()
+    services = current_services()
     token, user, pinned = await _auth()
     body = await _json_body()
-    plan = await plan_submit(user.id, route, body, gw.options.bool("MjActionCheckSuccessEnabled"))
-    return await relay_submit(gw, plan, token, user, pinned, mode, request.host_url.rstrip("/"))
+    plan = await plan_submit(user.id, route, body, services.options.bool("MjActionCheckSuccessEnabled"))
+    return await relay_submit(services, plan, token, user, pinned, mode, request.host_url.rstrip("/"))
 
 
 async def fetch(task_id: str, mode: str = "") -> ResponseReturnValue:
@@ -81,7 +79,7 @@ async def fetch(task_id: str, mode: str = "") -> ResponseReturnValue:
     row = await find_for_user(user.id, task_id)
     if row is None:
         raise MjError(404, 3, f"task_not_found: no task {task_id}")
-    return mj_json(task_dto(gateway(), row, _base()))
+    return mj_json(task_dto(current_services(), row, _base()))
 
 
 async def list_by_condition(mode: str = "") -> ResponseReturnValue:
@@ -96,21 +94,21 @@ async def list_by_condition(mode: str = "") -> ResponseReturnValue:
     if len(ids) > MAX_LIST_IDS:
         raise MjError(400, 4, f"at most {MAX_LIST_IDS} ids per request")
     rows = await find_many_for_user(user.id, [str(i) for i in ids])
-    gw, base = gateway(), _base()
-    return mj_json([task_dto(gw, row, base) for row in rows])
+    services, base = current_services(), _base()
+    return mj_json([task_dto(services, row, base) for row in rows])
 
 
 async def image_seed(task_id: str, mode: str = "") -> ResponseReturnValue:
     """``GET /mj/task/{id}/image-seed``: asked of the task's own channel, not charged."""
-    gw = gateway()
+    services = current_services()
     _, user, _ = await _auth()
     row = await find_for_user(user.id, task_id)
     if row is None:
         raise MjError(404, 3, f"task_not_found: no task {task_id}")
-    channel = pinned_channel(gw, row.channel_id, "the task")
-    assert gw.http is not None
+    channel = pinned_channel(services, row.channel_id, "the task")
+    assert services.http is not None
     try:
-        reply = await call(gw.http, channel, "GET", f"/mj/task/{row.mj_id}/image-seed", timeout=30)
+        reply = await call(services.http, channel, "GET", f"/mj/task/{row.mj_id}/image-seed", timeout=30)
     except httpx.HTTPError as exc:
         raise MjError(502, 9, f"channel {channel.id}: upstream request failed: {type(exc).__name__}") from None
     if reply.status in (401, 403):
@@ -120,29 +118,29 @@ async def image_seed(task_id: str, mode: str = "") -> ResponseReturnValue:
 
 async def image(task_id: str, mode: str = "") -> ResponseReturnValue:
     """``GET /mj/image/{id}?sig=...``: the task's image through the gateway."""
-    gw = gateway()
-    if not verify(sign(gw.session_secret, task_id), request.args.get("sig")):
+    services = current_services()
+    if not verify(sign(services.session_secret, task_id), request.args.get("sig")):
         return mj_json({"error": "invalid_signature"}, 403)
     row = await find_public(task_id)
     if row is None or not row.image_url:
         return mj_json({"error": "midjourney_task_not_found"}, 404)
-    assert gw.http is not None
-    return await proxy_image(gw.http, row.image_url, row.status in FINAL)
+    assert services.http is not None
+    return await proxy_image(services.http, row.image_url, row.status in FINAL)
 
 
 async def notify(mode: str = "") -> ResponseReturnValue:
     """``POST /mj/notify?id=...&sig=...``: upstream says a task changed. The body is not
     trusted: the task is fetched again from its channel."""
-    gw = gateway()
+    services = current_services()
     task_id = request.args.get("id", "")
     await request.get_data(cache=False)
-    if not verify(notify_signature(gw.session_secret, task_id), request.args.get("sig")):
+    if not verify(notify_signature(services.session_secret, task_id), request.args.get("sig")):
         return mj_json({"code": 4, "description": "invalid_signature"}, 403)
     row = await find_public(task_id)
     if row is None:
         return mj_json({"code": 3, "description": "task_not_found"}, 404)
     if row.status not in FINAL and row.mj_id:
-        outcome, _ = await refresh_tasks(gw, row.channel_id, [row])
+        outcome, _ = await refresh_tasks(services, row.channel_id, [row])
         log.debug("midjourney notify for %s: %s", public_id(row), dict(outcome))
     return mj_json({"code": 1, "description": "ok"})
 

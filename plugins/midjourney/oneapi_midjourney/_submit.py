@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneapi import ChannelRecord
 from oneapi.models import Midjourney
+from oneapi.plugin import ChannelRecord
 
 from . import _actions as A
 from ._image import notify_signature

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from tortoise.expressions import Q
 
-from oneapi.db import write_transaction
-from oneapi.models import Midjourney, Token, User
+from oneapi.models import Midjourney
+from oneapi.plugin import Services
 
 from ._actions import model_for
 
@@ -155,7 +155,7 @@ def fields_from_upstream(row: Midjourney, item: dict[str, Any]) -> dict[str, Any
     }
 
 
-async def apply_upstream(gw: Any, row: Midjourney, item: dict[str, Any]) -> str:
+async def apply_upstream(services: Services, row: Midjourney, item: dict[str, Any]) -> str:
     """Bring a task up to date with upstream's view of it.
 
     Returns ``"failed"`` (this call failed and refunded it), ``"success"``, ``"updated"``,
@@ -168,7 +168,7 @@ async def apply_upstream(gw: Any, row: Midjourney, item: dict[str, Any]) -> str:
     if status in (FAILURE, CANCEL) or (progress != DONE and reason):
         if status not in (FAILURE, CANCEL):
             values["status"] = FAILURE
-        won = await fail_task(gw, row, reason or f"upstream task {status.lower() or 'failed'}", values)
+        won = await fail_task(services, row, reason or f"upstream task {status.lower() or 'failed'}", values)
         return "failed" if won else "lost"
     if status == SUCCESS:
         values["progress"] = DONE
@@ -182,7 +182,7 @@ async def apply_upstream(gw: Any, row: Midjourney, item: dict[str, Any]) -> str:
     return "success" if status == SUCCESS else "updated"
 
 
-async def fail_task(gw: Any, row: Midjourney, reason: str, values: dict[str, Any] | None = None) -> bool:
+async def fail_task(services: Services, row: Midjourney, reason: str, values: dict[str, Any] | None = None) -> bool:
     """Move a task to FAILURE (or CANCEL) and refund its quota, unless someone did first.
 
     The status read in ``row`` is the compare-and-set condition; the move and the refund (a
@@ -196,14 +196,14 @@ async def fail_task(gw: Any, row: Midjourney, reason: str, values: dict[str, Any
     update["progress"] = DONE
     update["fail_reason"] = (reason or "failed")[:4000]
     update["finish_time"] = update.get("finish_time") or now_ms()
-    async with write_transaction() as conn:
+    async with services.transaction() as conn:
         won = await Midjourney.filter(id=row.id, status=row.status).update(**update)
         if not won:
             return False
         if row.quota > 0:
-            await _refund(gw, conn, row, update["fail_reason"])
+            await _refund(services, conn, row, update["fail_reason"])
     if row.quota > 0:
-        gw.cache.invalidate_user(row.user_id)
+        services.forget_user(row.user_id)
     return True
 
 
@@ -213,21 +213,18 @@ def refund_request_id(row: Midjourney) -> str:
     return (f"{row.task_id}:refund" if row.task_id else f"mj-row-{row.id}:refund")[:64]
 
 
-async def _refund(gw: Any, conn: Any, row: Midjourney, reason: str) -> None:
+async def _refund(services: Services, conn: Any, row: Midjourney, reason: str) -> None:
     """Give a failed task's quota back through the ledger, inside the caller's transaction
     ``conn``: to its user and token (a limited one), off their and the channel's used quota,
     with a consume log of negative quota."""
     amount = int(row.quota)
     token_id = token_id_of(row)
-    user = await User.filter(id=row.user_id).only("id", "username").first()
-    token = await Token.filter(id=token_id).only("id", "name").first() if token_id else None
-    await gw.ledger.credit_in(
+    await services.ledger.credit_in(
         conn, request_id=refund_request_id(row), of_request=(row.task_id or "")[:64],
         user_id=row.user_id, token_id=token_id,
         channel_id=row.channel_id or 0, amount=amount, created_at=int(time.time()),
         content=f"Midjourney task {public_id(row)} ({row.action}) failed: {reason[:300]}; "
                 f"refunded {amount} quota",
-        username=user.username if user else "", token_name=token.name if token else "",
         model_name=model_for(row.action) if row.action else "",
     )
     log.info("refunded %d quota of midjourney task %s to user %d", amount, public_id(row), row.user_id)

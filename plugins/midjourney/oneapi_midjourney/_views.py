@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from oneapi.models import Midjourney
+from oneapi.plugin import Services
 
 from ._image import image_url
 from ._options import server_address
@@ -13,15 +14,15 @@ from ._tasks import FINAL, buttons_of, public_id, public_properties
 __all__ = ["api_dict", "image_base", "task_dto"]
 
 
-def image_base(gw: Any, host_url: str) -> str:
+def image_base(services: Services, host_url: str) -> str:
     """Where image URLs point: ``ServerAddress``, else the address the request came to."""
-    return server_address(gw, host_url)
+    return server_address(services, host_url)
 
 
-def _url(gw: Any, row: Midjourney, base: str) -> str:
+def _url(services: Services, row: Midjourney, base: str) -> str:
     return image_url(
-        gw.session_secret, base, public_id(row), row.image_url or "",
-        final=row.status in FINAL, forward=gw.options.bool("MjForwardUrlEnabled"),
+        services.session_secret, base, public_id(row), row.image_url or "",
+        final=row.status in FINAL, forward=services.options.bool("MjForwardUrlEnabled"),
     )
 
 
@@ -29,7 +30,7 @@ def _time(value: int | None) -> int | None:
     return int(value) if value else None
 
 
-def task_dto(gw: Any, row: Midjourney, base: str) -> dict[str, Any]:
+def task_dto(services: Services, row: Midjourney, base: str) -> dict[str, Any]:
     """Midjourney-Proxy's Task object; ``id`` is the gateway's task id."""
     return {
         "id": public_id(row),
@@ -43,7 +44,7 @@ def task_dto(gw: Any, row: Midjourney, base: str) -> dict[str, Any]:
         "submitTime": _time(row.submit_time),
         "startTime": _time(row.start_time),
         "finishTime": _time(row.finish_time),
-        "imageUrl": _url(gw, row, base),
+        "imageUrl": _url(services, row, base),
         "status": row.status,
         "progress": row.progress,
         "failReason": row.fail_reason or "",
@@ -53,7 +54,7 @@ def task_dto(gw: Any, row: Midjourney, base: str) -> dict[str, Any]:
     }
 
 
-def api_dict(gw: Any, row: Midjourney, base: str, admin: bool) -> dict[str, Any]:
+def api_dict(services: Services, row: Midjourney, base: str, admin: bool) -> dict[str, Any]:
     """A task as ``/api/mj`` lists it (snake_case, like the ``midjourneys`` columns)."""
     data: dict[str, Any] = {
         "id": row.id,
@@ -64,7 +65,7 @@ def api_dict(gw: Any, row: Midjourney, base: str, admin: bool) -> dict[str, Any]
         "description": row.description or "",
         "status": row.status,
         "progress": row.progress,
-        "image_url": _url(gw, row, base),
+        "image_url": _url(services, row, base),
         "fail_reason": row.fail_reason or "",
         "submit_time": row.submit_time,
         "start_time": row.start_time,

@@ -100,4 +100,4 @@ async def test_default_prices_price_every_action(node: Node) -> None:
     from oneapi_midjourney._relay import quota_of as mj_quota
 
     for model in PLUS_MODELS:
-        assert mj_quota(node.gw, model, "default") == quota_of(DEFAULT_PRICES[model])
+        assert mj_quota(node.gw.services, model, "default") == quota_of(DEFAULT_PRICES[model])

@@ -52,7 +52,7 @@ async def test_failed_tasks_are_refunded_once(node: Node, fake_mj: FakeMidjourne
     await _fail_all_at_next_look(fake_mj)
     fake_mj.latency = 0.05  # every poller reads the tasks before any of them writes
 
-    outcome = await _race(node.gw)
+    outcome = await _race(node.gw.services)
     assert outcome["failed"] == TASKS and outcome["failed"] + outcome["lost"] == 3 * TASKS
     assert await node.quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
     refunds = await _refunds()
@@ -61,7 +61,7 @@ async def test_failed_tasks_are_refunded_once(node: Node, fake_mj: FakeMidjourne
     assert await Log.filter(type=LOG_SYSTEM).count() == 0
     assert await Midjourney.filter(status="FAILURE", progress="100%").count() == TASKS
 
-    assert (await _race(node.gw))["failed"] == 0  # later rounds change nothing
+    assert (await _race(node.gw.services))["failed"] == 0  # later rounds change nothing
     assert await node.quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
     await node.assert_ledger()
 
@@ -78,7 +78,7 @@ async def test_poller_and_notify_report_the_same_failure(node: Node, fake_mj: Fa
         r = await node.client.post(f"/mj/notify?id={task_id}&sig={sig}", json={"status": "FAILURE"})
         return r.status_code
 
-    polled, status = await asyncio.gather(poll_once(node.gw), notify())
+    polled, status = await asyncio.gather(poll_once(node.gw.services), notify())
     assert status == 200
     row = await Midjourney.get(task_id=task_id)
     assert row.status == "FAILURE" and row.fail_reason == "boom"
@@ -92,8 +92,8 @@ async def test_a_stale_row_is_failed_and_refunded_once(node: Node) -> None:
     """Two holders of the same (stale) row fail it one after the other: the second loses."""
     (task_id,) = await _submit(node, 1)
     first, second = await Midjourney.get(task_id=task_id), await Midjourney.get(task_id=task_id)
-    assert await fail_task(node.gw, first, "gone") is True
-    assert await fail_task(node.gw, second, "gone again") is False
+    assert await fail_task(node.gw.services, first, "gone") is True
+    assert await fail_task(node.gw.services, second, "gone again") is False
     (refund,) = await _refunds()
     assert refund.request_id == refund_request_id(first) == f"{task_id}:refund"
     assert refund.quota == -quota_of(0.1) and refund.model_name == "mj_imagine"
@@ -109,7 +109,7 @@ async def test_timed_out_tasks_are_refunded_once(node: Node, fake_mj: FakeMidjou
     await Midjourney.filter(task_id__in=ids).update(submit_time=1)  # submitted long ago
     fake_mj.latency = 0.05
 
-    outcome = await _race(node.gw)
+    outcome = await _race(node.gw.services)
     assert outcome["timed_out"] == TASKS
     assert await node.quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
     assert len(await _refunds()) == TASKS
@@ -121,10 +121,10 @@ async def test_timed_out_tasks_are_refunded_once(node: Node, fake_mj: FakeMidjou
 async def test_unreachable_upstream_skips_but_still_times_out(node: Node, fake_mj: FakeMidjourney) -> None:
     ids = await _submit(node, 2)
     fake_mj.list_status = 503
-    outcome = await poll_once(node.gw)
+    outcome = await poll_once(node.gw.services)
     assert outcome["unreachable"] == 2 and await Midjourney.filter(status="FAILURE").count() == 0
     await Midjourney.filter(task_id__in=ids).update(submit_time=1)
-    assert (await _race(node.gw))["timed_out"] == 2
+    assert (await _race(node.gw.services))["timed_out"] == 2
     assert await node.quotas() == (USER_QUOTA, 0, TOKEN_QUOTA)
     await node.assert_ledger()
 

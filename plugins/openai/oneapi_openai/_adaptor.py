@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from oneapi import Adaptor, ChannelRecord, RelayContext, RelayError
+from oneapi.plugin import Adaptor, ChannelRecord, RelayContext, RelayError
 
 from ._presets import PRESETS
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from quart import Blueprint
 
-from oneapi import (
+from oneapi.plugin import (
     Adaptor,
     ChannelType,
     ConfigField,
@@ -83,7 +83,7 @@ def register_options() -> list[OptionSpec]:
 
 
 @hookimpl
-def register_blueprints(app: Any) -> list[Blueprint]:
+def register_blueprints() -> list[Blueprint]:
     _mark("register_blueprints")
     bp = Blueprint("echo", __name__)
 
