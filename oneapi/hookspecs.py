@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from .registry import ChannelType, Job, ModelPrices, OptionSpec, PaymentProvider
     from .relay.context import Price, RelayContext, Usage
+    from .schema import ModelApp
     from .services import Services
 
 hookspec = HookspecMarker("oneapi")
@@ -54,6 +55,12 @@ def register_jobs() -> list[Job]:
 @hookspec
 def register_payment_providers() -> list[PaymentProvider]:
     """Return payment providers (name, methods, create a payment, verify a callback)."""
+
+
+@hookspec
+def register_models() -> list[ModelApp]:
+    """Return this plugin's tortoise app: label, models module and migrations package (its
+    tables and their migrations; ``oneapi migrate`` applies them)."""
 
 
 # --- relay: called per request ---

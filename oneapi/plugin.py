@@ -56,6 +56,7 @@ from .relay.context import (
 from .relay.controller import relay as relay_request
 from .relay.inbound import Inbound
 from .relay.sse import event_data, iter_data, iter_events
+from .schema import DialectSQL, ModelApp
 from .services import Services, services
 
 #: The plugin API's version: the core's major version. A plugin requiring another is refused.
@@ -78,9 +79,11 @@ __all__ = [
     "ChannelRecord",
     "ChannelType",
     "ConfigField",
+    "DialectSQL",
     "Hold",
     "Inbound",
     "Job",
+    "ModelApp",
     "ModelPrices",
     "OptionSpec",
     "PaymentError",
