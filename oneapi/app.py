@@ -18,6 +18,7 @@ from .ledger._local import LocalQuota
 from .options import Options
 from .plugins import get_plugin_manager
 from .registry import build_registry
+from .schema import collect_apps
 from .settings import Settings, load_settings
 from .tokenizer import Tokenizer
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     if not secret:
         secret = secrets.token_hex(32)
         log.warning("SESSION_SECRET is not set: sessions will not survive a restart")
-    db = Database(settings)
+    db = Database(settings, collect_apps(pm))
     gw = Gateway(
         settings=settings,
         pm=pm,
@@ -106,8 +107,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def startup() -> None:
         await gw.db.connect()
         if settings.is_master:
-            await gw.db.upgrade_schema()
+            await gw.db.migrate()
             await gw.db.ensure_root()
+        elif pending := await gw.db.pending_migrations():
+            log.warning("schema: not migrated yet (the master node does that): %s", ", ".join(pending))
         await gw.ledger.start(reconcile_now=settings.is_master)
         await options.load()
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")

@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes sharing the port (default 1); use Redis with several")
     parser.add_argument("--version", action="version", version=f"oneapi {__version__}")
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve",
+                        help="serve (the default), or migrate: apply pending schema migrations and exit")
     return parser
 
 
@@ -60,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oneapi: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.LOG_DIR or None, settings.DEBUG)
+    if args.command == "migrate":
+        from .schema.command import run_migrate
+
+        return run_migrate(settings)
     if args.workers > 1:
         return _run_workers(args.host, settings.PORT, settings.LOG_DIR, args.workers)
 

@@ -1,4 +1,4 @@
-"""Connect from SQL_DSN, create missing tables and columns, keep abilities in sync."""
+"""Connect from SQL_DSN, apply the schema's migrations, keep abilities in sync."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from tortoise import Tortoise, fields
+from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import connections
 from tortoise.connection import get_connections as connections_var
 from tortoise.exceptions import IntegrityError
 
-from . import models
+from . import models, schema
 from .settings import Settings
 
 __all__ = ["Database", "database_unavailable", "dsn_to_url", "transaction", "write_transaction"]
@@ -151,10 +151,13 @@ async def write_transaction() -> AsyncIterator[BaseDBAsyncClient]:
 
 
 class Database:
-    """The gateway's database: connection, schema upgrade and dialect-aware raw SQL."""
+    """The gateway's database: connection, migrations and dialect-aware raw SQL."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, apps: list[schema.ModelApp] | None = None) -> None:
+        """``apps``: the tortoise apps (the core's and the plugins'); by default those of the
+        plugins ``settings`` load."""
         self.settings = settings
+        self.apps = apps if apps is not None else schema.apps_for(settings)
         self.url = dsn_to_url(settings)
         self.sqlite_path = None if settings.SQL_DSN else os.path.abspath(settings.SQLITE_PATH)
         self._here: sqlite3.Connection | None = None
@@ -176,11 +179,7 @@ class Database:
         return Tortoise.get_connection("default")
 
     async def connect(self) -> None:
-        await Tortoise.init(
-            db_url=self.url,
-            modules={"models": ["oneapi.models"]},
-            _enable_global_fallback=True,
-        )
+        await Tortoise.init(config=schema.tortoise_config(self.url, self.apps), _enable_global_fallback=True)
         self._orm = self.conn
         self.dialect = self.conn.capabilities.dialect
         self._translated.clear()
@@ -311,81 +310,14 @@ class Database:
     async def fetch(self, text: str, values: list[Any] | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in await self.conn.execute_query_dict(self.sql(text), values or [])]
 
-    async def upgrade_schema(self) -> None:
-        """Create missing tables, add missing columns; never drop or rewrite data."""
-        for model in Tortoise.apps["models"].values():  # first: new tables' indexes may name them
-            await self._add_missing_columns(model)
-        await Tortoise.generate_schemas(safe=True)
-        await self.execute(_ABILITIES_DDL[self.dialect])
-        await self._ensure_index("logs", "request_id")  # the ledger looks consume logs up by it
+    async def migrate(self) -> list[schema.Step]:
+        """Apply every pending migration of the core and the plugins (the master's start-up,
+        ``oneapi migrate``); return what was applied."""
+        return await schema.migrate(self.conn, self.url, self.apps)
 
-    async def _ensure_index(self, table: str, column: str) -> None:
-        """An index on ``table.column`` unless one exists (tables made before it was declared)."""
-        if self.dialect == "sqlite":
-            names = [r["name"] for r in await self.fetch(f'PRAGMA index_list("{table}")')]
-            for name in names:
-                if any(r["name"] == column for r in await self.fetch(f'PRAGMA index_info("{name}")')):
-                    return
-        elif self.dialect == "postgres":
-            if await self.fetch("SELECT 1 FROM pg_indexes WHERE tablename = ? AND indexdef LIKE ?",
-                                [table, f"%({column})%"]):
-                return
-        elif await self.fetch("SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() "
-                              "AND table_name = ? AND column_name = ?", [table, column]):
-            return
-        log.warning("schema upgrade: index on %s.%s", table, column)
-        await self.execute(f'CREATE INDEX "idx_{table}_{column}" ON "{table}" ("{column}")')
-
-    async def _existing_columns(self, table: str) -> set[str]:
-        if self.dialect == "sqlite":
-            rows = await self.conn.execute_query_dict(f'PRAGMA table_info("{table}")')
-            return {r["name"] for r in rows}
-        schema = "DATABASE()" if self.dialect == "mysql" else "current_schema()"
-        rows = await self.fetch(
-            "SELECT column_name AS name FROM information_schema.columns "
-            f"WHERE table_name = ? AND table_schema = {schema}",
-            [table],
-        )
-        return {r["name"] for r in rows}
-
-    async def _add_missing_columns(self, model: Any) -> None:
-        table = model._meta.db_table
-        existing = {c.lower() for c in await self._existing_columns(table)}
-        if not existing:
-            return  # a new table: created whole by generate_schemas
-        for name, field in model._meta.fields_map.items():
-            column = getattr(field, "source_field", None) or name
-            if column.lower() in existing or field.pk:
-                continue
-            ddl = f'ALTER TABLE "{table}" ADD COLUMN "{column}" {self._column_type(field)}'
-            log.warning("schema upgrade: %s", ddl)
-            await self.execute(ddl)
-
-    def _column_type(self, field: fields.Field[Any]) -> str:
-        mysql, pg = self.dialect == "mysql", self.dialect == "postgres"
-        if isinstance(field, fields.BooleanField):
-            sql = "BOOL" if not pg else "BOOLEAN"
-        elif isinstance(field, fields.BigIntField):
-            sql = "BIGINT"
-        elif isinstance(field, fields.IntField):
-            sql = "INT" if not pg else "INTEGER"
-        elif isinstance(field, fields.FloatField):
-            sql = "DOUBLE PRECISION" if pg else ("DOUBLE" if mysql else "REAL")
-        elif isinstance(field, fields.DecimalField):
-            sql = f"DECIMAL({field.max_digits},{field.decimal_places})"
-        elif isinstance(field, fields.CharField):
-            sql = f"VARCHAR({field.max_length})"
-        else:
-            sql = "LONGTEXT" if mysql else "TEXT"
-        default = field.default
-        if default is not None and not callable(default) and not sql.endswith("TEXT"):
-            literal = (
-                ("TRUE" if default else "FALSE")
-                if isinstance(default, bool) and pg
-                else repr(int(default) if isinstance(default, bool) else default)
-            )
-            sql += f" DEFAULT {literal}"
-        return sql + ("" if field.null else (" NOT NULL" if default is not None else ""))
+    async def pending_migrations(self) -> list[str]:
+        """Migrations not applied yet (``app.name``)."""
+        return await schema.pending(self.conn, self.url, self.apps)
 
     async def ensure_root(self) -> None:
         """Create root/123456 on first start, as One API does."""
@@ -415,19 +347,19 @@ class Database:
         log.warning("created the root user with password 123456: CHANGE IT NOW")
 
     async def sync_abilities(self, channel: models.Channel) -> None:
-        """Rewrite the abilities rows of one channel from its groups and models."""
-        await self.execute("DELETE FROM abilities WHERE channel_id = ?", [channel.id])
+        """Rewrite the abilities rows of one channel from its groups and models, in one
+        transaction: relays never see the channel without its rows."""
         rows = [
             [group, model, channel.id, channel.status == models.CHANNEL_ENABLED, channel.priority or 0]
             for group in split_list(channel.group)
             for model in split_list(channel.models)
         ]
-        for row in {(r[0], r[1]): r for r in rows}.values():
-            await self.execute(
-                'INSERT INTO abilities ("group", model, channel_id, enabled, priority) '
-                "VALUES (?, ?, ?, ?, ?)",
-                row,
-            )
+        async with write_transaction() as conn:
+            await conn.execute_query(self.sql("DELETE FROM abilities WHERE channel_id = ?"), [channel.id])
+            for row in {(r[0], r[1]): r for r in rows}.values():
+                await conn.execute_query(self.sql(
+                    'INSERT INTO abilities ("group", model, channel_id, enabled, priority) VALUES (?, ?, ?, ?, ?)'),
+                    row)
 
     async def delete_abilities(self, channel_id: int) -> None:
         await self.execute("DELETE FROM abilities WHERE channel_id = ?", [channel_id])
@@ -442,15 +374,3 @@ def split_list(value: str | None) -> list[str]:
             seen[item] = None
     return list(seen)
 
-
-_ABILITIES_DDL = {
-    "sqlite": 'CREATE TABLE IF NOT EXISTS abilities ("group" VARCHAR(32) NOT NULL, model VARCHAR(191) '
-    "NOT NULL, channel_id INTEGER NOT NULL, enabled BOOLEAN, priority BIGINT DEFAULT 0, "
-    'PRIMARY KEY ("group", model, channel_id))',
-    "postgres": 'CREATE TABLE IF NOT EXISTS abilities ("group" VARCHAR(32) NOT NULL, model VARCHAR(191) '
-    "NOT NULL, channel_id BIGINT NOT NULL, enabled BOOLEAN, priority BIGINT DEFAULT 0, "
-    'PRIMARY KEY ("group", model, channel_id))',
-    "mysql": "CREATE TABLE IF NOT EXISTS abilities (`group` VARCHAR(32) NOT NULL, model VARCHAR(191) "
-    "NOT NULL, channel_id BIGINT NOT NULL, enabled TINYINT(1), priority BIGINT DEFAULT 0, "
-    "PRIMARY KEY (`group`, model, channel_id))",
-}

@@ -1,4 +1,4 @@
-"""Tables and columns of One API (plus the fork's ``top_ups`` and ``midjourneys``).
+"""Tables and columns of One API (plus the fork's ``top_ups``; plugins own their tables).
 
 Names and meanings follow One API so that SQL_DSN may point at an existing One API database.
 """
@@ -12,7 +12,6 @@ __all__ = [
     "Channel",
     "Log",
     "LedgerFailure",
-    "Midjourney",
     "QuotaHold",
     "Option",
     "Redemption",
@@ -197,30 +196,3 @@ class TopUp(Model):
     class Meta:
         table = "top_ups"
 
-
-class Midjourney(Model):
-    id = fields.IntField(primary_key=True)
-    code = fields.IntField(default=0)
-    user_id = fields.IntField(db_index=True)
-    token_id = fields.IntField(default=0)
-    action = fields.CharField(max_length=40, default="", db_index=True)
-    mj_id = fields.CharField(max_length=191, default="", db_index=True)
-    task_id = fields.CharField(max_length=64, null=True, unique=True)
-    prompt = fields.TextField(null=True)
-    prompt_en = fields.TextField(null=True)
-    description = fields.TextField(null=True)
-    state = fields.TextField(null=True)
-    submit_time = fields.BigIntField(default=0, db_index=True)
-    start_time = fields.BigIntField(default=0)
-    finish_time = fields.BigIntField(default=0)
-    image_url = fields.TextField(null=True)
-    status = fields.CharField(max_length=20, default="", db_index=True)
-    progress = fields.CharField(max_length=30, default="")
-    fail_reason = fields.TextField(null=True)
-    channel_id = fields.IntField(default=0)
-    quota = fields.BigIntField(default=0)
-    buttons = fields.TextField(null=True)
-    properties = fields.TextField(null=True)
-
-    class Meta:
-        table = "midjourneys"

@@ -65,7 +65,7 @@ async def sqlite_database(path: Path, **settings: Any) -> AsyncIterator[Any]:
     db = Database(Settings(SQLITE_PATH=str(path), **settings))
     await db.connect()
     try:
-        await db.upgrade_schema()
+        await db.migrate()
         yield db
     finally:
         await db.close()

@@ -52,7 +52,7 @@ async def ledger_on(address: str, tmp_path: Path) -> AsyncIterator[Ledger]:
     db = Database(Settings(**where))
     await db.connect()
     try:
-        await db.upgrade_schema()
+        await db.migrate()
         yield Ledger(db, Writer(db), node=Node(str(tmp_path)))
     finally:
         await db.close()

@@ -349,7 +349,7 @@ async def _cut_at_begin(env: dict[str, str], proxy: ChaosProxy) -> None:
     await db.connect()
     closed = False
     try:
-        await db.upgrade_schema()
+        await db.migrate()
         user_id = (await models.User.create(username="cut", password="x", quota=1000)).id
         writer = Writer(db)
 

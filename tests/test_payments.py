@@ -111,7 +111,7 @@ async def db(dsn: tuple[str, str]) -> AsyncIterator[Database]:
     database = Database(Settings(SQL_DSN=dsn[1], SQLITE_PATH=str(path)))
     EXECUTOR_CACHE.clear()  # tortoise caches SQL per connection name: another dialect now
     await database.connect()
-    await database.upgrade_schema()
+    await database.migrate()
     yield database
     await database.close()
 

@@ -1,4 +1,5 @@
-"""An existing One API database (its original schema, rows in it) keeps working, on all three databases."""
+"""An existing One API database (its original schema, rows in it, the Midjourney fork's table)
+keeps working on all three databases: migrations adopt it without recreating or losing anything."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 
 import bcrypt
 import pytest
+from oneapi_midjourney._models import Midjourney
 
 from oneapi import models
 from oneapi.db import Database, dsn_to_url
@@ -55,6 +57,12 @@ def one_api_schema(dialect: str) -> list[str]:
         f"CREATE TABLE redemptions (id {pk}, user_id BIGINT, {q}key{q} CHAR(32) UNIQUE, status BIGINT DEFAULT 1, "
         f"name VARCHAR(191), quota BIGINT DEFAULT 100, created_time BIGINT, redeemed_time BIGINT)",
         f"CREATE TABLE options ({q}key{q} VARCHAR(191) PRIMARY KEY, value {text})",
+        # The Midjourney fork's table (New API): no token_id, no task_id of ours.
+        f"CREATE TABLE midjourneys (id {pk}, code BIGINT, user_id BIGINT, action VARCHAR(40), "
+        f"mj_id VARCHAR(191), prompt {text}, prompt_en {text}, description {text}, state {text}, "
+        f"submit_time BIGINT, start_time BIGINT, finish_time BIGINT, image_url {text}, status VARCHAR(20), "
+        f"progress VARCHAR(30), fail_reason {text}, channel_id BIGINT, quota BIGINT, buttons {text}, "
+        f"properties {text})",
     ]
 
 
@@ -81,6 +89,9 @@ def one_api_rows(dialect: str) -> list[str]:
         f"INSERT INTO redemptions (user_id, {q}key{q}, status, name, quota, created_time) "
         f"VALUES (1, '{'r' * 32}', 1, 'gift', 1000, 1700000000)",
         f"INSERT INTO options ({q}key{q}, value) VALUES ('SystemName', 'Legacy One API')",
+        "INSERT INTO midjourneys (code, user_id, action, mj_id, prompt, submit_time, status, progress, "
+        "channel_id, quota) VALUES (1, 1, 'IMAGINE', '1700000000123', 'a cat', 1700000000, 'SUCCESS', "
+        "'done', 1, 50000)",
     ]
 
 
@@ -102,8 +113,9 @@ async def _seed_and_read(settings) -> dict:  # type: ignore[no-untyped-def]
     try:
         for statement in one_api_schema(db.dialect) + one_api_rows(db.dialect):
             await db.execute(statement)
-        await db.upgrade_schema()
-        await db.upgrade_schema()  # idempotent
+        steps = [str(step) for step in await db.migrate()]
+        assert await db.migrate() == []  # idempotent
+        mj = await Midjourney.get(mj_id="1700000000123")
         user = await models.User.get(username="root")
         token = await models.Token.get(name="legacy")
         channel = await models.Channel.get(name="legacy channel")
@@ -114,6 +126,9 @@ async def _seed_and_read(settings) -> dict:  # type: ignore[no-untyped-def]
             "log": (await models.Log.get(content="old log")).quota,
             "redemption": (await models.Redemption.get(name="gift")).quota,
             "option": (await models.Option.get(key="SystemName")).value,
+            "midjourney": (mj.prompt, mj.quota, mj.token_id, mj.task_id),
+            "steps": steps,
+            "recorded": await db.fetch("SELECT app, name FROM tortoise_migrations ORDER BY app, name"),
         }
         await models.Channel.filter(id=channel.id).update(openai_organization="org-new")
         return out
@@ -131,6 +146,12 @@ def test_one_api_database_keeps_working(kind, tmp_path) -> None:
         assert read["token"] == ("k" * 48, 4242, True, "gpt-4o,gpt-4o-mini")
         assert read["channel"] == (3, "gpt-4o", None)  # the added column exists, empty
         assert (read["log"], read["redemption"], read["option"]) == (77, 1000, "Legacy One API")
+        assert read["midjourney"] == ("a cat", 50000, 0, None)  # the fork's row, our columns added
+        # Both baselines adopted (nothing recreated), the later migrations applied, all recorded.
+        assert read["steps"][:1] == ["models.0001_initial (adopted existing tables)"]
+        assert "midjourney.0001_initial (adopted existing tables)" in read["steps"]
+        assert {(r["app"], r["name"]) for r in read["recorded"]} >= {
+            ("models", "0001_initial"), ("models", "0002_abilities"), ("midjourney", "0001_initial")}
         gw = GatewayProcess(env, name=kind).start()
         try:
             client = gw.login("root", "one-api-pass")  # One API's bcrypt hash works

@@ -23,7 +23,7 @@ _template_lock = threading.Lock()
 
 
 def _build_template() -> Path:
-    """The gateway's schema, created once by its own code (``Database.upgrade_schema``) in a
+    """The gateway's schema, created once by its own code (``Database.migrate``) in a
     thread of its own (the ORM keeps global state that the tests' event loop must not see)."""
     from tests.dbs import sqlite_database
 

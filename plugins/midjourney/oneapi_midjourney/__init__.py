@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneapi.plugin import ChannelType, Job, ModelPrices, OptionSpec, hookimpl
+from oneapi.plugin import ChannelType, Job, ModelApp, ModelPrices, OptionSpec, hookimpl
 
 from ._actions import DEFAULT_PRICES, PLUS_MODELS, PROXY_MODELS
 from ._api import api_blueprint
@@ -22,6 +22,7 @@ __all__ = [
     "register_channel_types",
     "register_jobs",
     "register_model_prices",
+    "register_models",
     "register_options",
 ]
 
@@ -52,3 +53,8 @@ def register_blueprints() -> list[Any]:
 @hookimpl
 def register_jobs() -> list[Job]:
     return [poll_job()]
+
+
+@hookimpl
+def register_models() -> list[ModelApp]:
+    return [ModelApp("midjourney", "oneapi_midjourney._models", "oneapi_midjourney.migrations")]

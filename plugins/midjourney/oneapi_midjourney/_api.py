@@ -8,7 +8,6 @@ from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from oneapi.models import Midjourney
 from oneapi.plugin import (
     MAX_ID,
     ROLE_ADMIN,
@@ -24,6 +23,7 @@ from oneapi.plugin import (
     services as current_services,
 )
 
+from ._models import Midjourney
 from ._views import api_dict, image_base
 
 __all__ = ["api_blueprint"]

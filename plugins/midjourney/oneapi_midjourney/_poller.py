@@ -12,10 +12,10 @@ from collections import Counter, defaultdict
 
 import httpx
 
-from oneapi.models import Midjourney
 from oneapi.plugin import Job, Services
 
 from ._client import list_by_condition
+from ._models import Midjourney
 from ._options import poll_interval, task_timeout_ms
 from ._relay import MJ_TYPES
 from ._tasks import DONE, FINAL, apply_upstream, fail_task, now_ms

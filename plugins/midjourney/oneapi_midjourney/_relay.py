@@ -14,7 +14,6 @@ import httpx
 import orjson
 from quart import Response
 
-from oneapi.models import Midjourney
 from oneapi.plugin import (
     CHANNEL_ENABLED,
     Bill,
@@ -28,6 +27,7 @@ from oneapi.plugin import (
 
 from . import _actions as A
 from ._client import UpstreamReply, call
+from ._models import Midjourney
 from ._options import server_address
 from ._submit import MjError, Plan, upstream_body
 from ._tasks import new_task_id, now_ms, with_token_id

@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneapi.models import Midjourney
 from oneapi.plugin import ChannelRecord
 
 from . import _actions as A
 from ._image import notify_signature
+from ._models import Midjourney
 from ._tasks import find_for_user
 
 __all__ = ["MjError", "Plan", "ROUTES", "plan_submit", "upstream_body"]

@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 from tortoise.expressions import Q
 
-from oneapi.models import Midjourney
 from oneapi.plugin import Services
 
 from ._actions import model_for
+from ._models import Midjourney
 
 __all__ = [
     "FINAL",

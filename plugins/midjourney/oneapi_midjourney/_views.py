@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneapi.models import Midjourney
 from oneapi.plugin import Services
 
 from ._image import image_url
+from ._models import Midjourney
 from ._options import server_address
 from ._tasks import FINAL, buttons_of, public_id, public_properties
 

@@ -10,8 +10,9 @@ import time
 import httpx
 import pytest
 from conftest import Mj, Node, quota_of
+from oneapi_midjourney._models import Midjourney
 
-from oneapi.models import Log, Midjourney
+from oneapi.models import Log
 from tests.ledger_invariant import holds
 
 LATENCY = 1.0  # seconds the fake takes to answer anything

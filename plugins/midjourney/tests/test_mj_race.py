@@ -11,9 +11,10 @@ from typing import Any
 from conftest import Node, quota_of
 from oneapi_midjourney import poll_once
 from oneapi_midjourney._image import notify_signature
+from oneapi_midjourney._models import Midjourney
 from oneapi_midjourney._tasks import fail_task, refund_request_id
 
-from oneapi.models import LOG_CONSUME, LOG_SYSTEM, Log, Midjourney
+from oneapi.models import LOG_CONSUME, LOG_SYSTEM, Log
 from tests.fakes.midjourney_upstream import FakeMidjourney, Outcome
 
 TASKS = 4
