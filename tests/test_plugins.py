@@ -130,6 +130,15 @@ def test_hook_register_payment_providers(echo_gw) -> None:
     assert {"name": "echo", "type": "echo", "provider": "echo-pay"} in status["pay_methods"]
 
 
+def test_hook_register_models(echo_gw) -> None:
+    import sqlite3  # the Midjourney plugin's app: its table made, its migration recorded at start-up
+
+    with sqlite3.connect(echo_gw.env["SQLITE_PATH"]) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        apps = {row[0] for row in db.execute("SELECT app FROM tortoise_migrations")}
+    assert "midjourneys" in tables and {"models", "midjourney"} <= apps
+
+
 def test_hook_transform_request(echo_gw, echo_token) -> None:
     r = echo_chat(echo_gw, echo_token, user="blocked-by-echo")
     assert r.status_code == 400 and r.json()["error"]["code"] == "echo_rejected"
