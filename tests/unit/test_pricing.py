@@ -85,6 +85,8 @@ def test_invalid_json_in_an_option_is_ignored() -> None:
     (Price(0.3, 1, 1), 10, 0, 3),  # 0.3 × 10 is 3.0000000000000004 in floats: not 4
     (Price(0.1, 1, 3), 10, 0, 3),  # 0.1 × 3 is 0.30000000000000004
     (Price(1.1, 1, 1), 100, 0, 110),  # 1.1 × 100 is 110.00000000000001
+    (Price(1.5, 1, 0.8), 1_000_000, 0, 1_200_000),  # 1200000.0000000002 in floats: not 1200001
+    (Price(0.3, 4, 0.9), 20_000, 10_000, 16_200),  # 16200.000000000002
     (Price(2, 1, 1), 10**12, 10**12, 4 * 10**12),  # huge usage stays exact
 ])
 def test_text_quota(price, prompt, completion, quota) -> None:

@@ -65,6 +65,16 @@ def test_a_tool_conversation_becomes_tool_use_and_leading_tool_result_blocks() -
     ]
 
 
+def test_tool_results_lead_their_user_turn_whatever_came_first() -> None:
+    out = convert({"role": "user", "content": "weather?"},
+                  {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "w", "arguments": "{}"}}]},
+                  {"role": "user", "content": "(the tool is slow)"},
+                  {"role": "tool", "tool_call_id": "c1", "content": "sunny"})
+    assert out["messages"][-1] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "c1", "content": "sunny"},
+        {"type": "text", "text": "(the tool is slow)"}]}
+
+
 def test_images_and_pdfs_become_sources() -> None:
     out = convert({"role": "user", "content": [
         {"type": "text", "text": "look"},
