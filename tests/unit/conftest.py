@@ -9,8 +9,6 @@ import pytest
 
 from tests.unit.ledger_kit import memory_db
 
-pytestmark = pytest.mark.timeout(10)
-
 
 @pytest.fixture
 def conn() -> Iterator[sqlite3.Connection]:
