@@ -82,6 +82,20 @@ class OptionSpec:
     default: str = ""
     validate: Callable[[str], str | None] | None = None
     secret: bool = False
+    # How the web UI shows it (GET /api/option/specs); all optional. Texts are keyed by
+    # language ("en", "zh-CN"); ``type`` is how the value is edited: "string", "text",
+    # "number", "bool", "json", "secret" (write-only) or "select"; ``section`` is the settings
+    # tab (a core one: "system", "operation", "ratio", "payment"; or one of the plugin's own;
+    # blank: the plugin's name) and ``group`` the card in it (blank: the plugin's name);
+    # ``choices`` the values of a "select"; ``minimum``/``maximum`` bound a "number".
+    label: dict[str, str] = field(default_factory=dict, hash=False)
+    help: dict[str, str] = field(default_factory=dict, hash=False)
+    type: str = "string"
+    section: str = ""
+    group: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)

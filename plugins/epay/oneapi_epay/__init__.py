@@ -50,9 +50,41 @@ def register_payment_providers() -> list[PaymentProvider]:
 @hookimpl
 def register_options() -> list[OptionSpec]:
     return [
-        OptionSpec("PayAddress", "", _validate_address),
-        OptionSpec("EpayId", "", _validate_short),
-        OptionSpec("EpayKey", "", _validate_short, secret=True),
+        OptionSpec(
+            "PayAddress",
+            "",
+            _validate_address,
+            label={"en": "EPay address", "zh-CN": "易支付地址"},
+            help={
+                "en": "The http:// or https:// address of the EPay site, e.g. https://pay.example.com",
+                "zh-CN": "易支付站点的 http:// 或 https:// 地址，例如 https://pay.example.com",
+            },
+            section="payment",
+        ),
+        OptionSpec(
+            "EpayId",
+            "",
+            _validate_short,
+            label={"en": "EPay merchant ID", "zh-CN": "易支付商户 ID"},
+            help={
+                "en": "The merchant id (pid) EPay gave you",
+                "zh-CN": "易支付分配的商户号（pid）",
+            },
+            section="payment",
+        ),
+        OptionSpec(
+            "EpayKey",
+            "",
+            _validate_short,
+            secret=True,
+            label={"en": "EPay merchant key", "zh-CN": "易支付商户密钥"},
+            help={
+                "en": "Signs payments and checks EPay's callbacks",
+                "zh-CN": "用于签名支付请求和校验易支付回调",
+            },
+            type="secret",
+            section="payment",
+        ),
     ]
 
 
