@@ -83,12 +83,17 @@ def now() -> int:
 
 
 def doc(
-    summary: str = "", body: type[BaseModel] | None = None, query: dict[str, str] | None = None
+    summary: str = "",
+    body: type[BaseModel] | None = None,
+    query: dict[str, str] | None = None,
+    response: Any = None,
 ) -> Callable[[F], F]:
-    """Describe a view for /api/openapi.json: summary, JSON body model, query parameters."""
+    """Describe a view for /api/openapi.json: summary, JSON body model, query parameters, and
+    the type of ``data`` in the answer (a model of ``schemas``, or e.g. ``list[Model]``)."""
 
     def decorate(view: F) -> F:
-        view.api_doc = {"summary": summary, "body": body, "query": query or {}}  # type: ignore[attr-defined]
+        api_doc = {"summary": summary, "body": body, "query": query or {}, "response": response}
+        view.api_doc = api_doc  # type: ignore[attr-defined]
         return view
 
     return decorate

@@ -32,6 +32,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .schemas import ChannelOut, ChannelTypeOut
 from .tokens import CommaList
 
 __all__ = ["blueprint", "channel_dict", "mask_key", "save_channel"]
@@ -193,7 +194,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/")
     @require_role(models.ROLE_ADMIN)
-    @doc("List channels (keys masked)", query={"type": "type id", "status": "status"})
+    @doc(
+        "List channels (keys masked)",
+        query={"type": "type id", "status": "status"},
+        response=list[ChannelOut],
+    )
     async def list_channels() -> ResponseReturnValue:
         query = models.Channel.all()
         if (type_id := int_arg("type", None, 0, 10_000)) is not None:
@@ -204,7 +209,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/search")
     @require_role(models.ROLE_ADMIN)
-    @doc("Search channels by id, name, exact key or group", query={"keyword": "text"})
+    @doc(
+        "Search channels by id, name, exact key or group",
+        query={"keyword": "text"},
+        response=list[ChannelOut],
+    )
     async def search_channels() -> ResponseReturnValue:
         keyword = str_arg("keyword", 65535)
         query = models.Channel.all()
@@ -217,7 +226,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/<int:channel_id>")
     @require_role(models.ROLE_ADMIN)
-    @doc("One channel, with its key")
+    @doc("One channel, with its key", response=ChannelOut)
     async def get_channel(channel_id: int) -> ResponseReturnValue:
         return ok(channel_dict(await _get(channel_id), show_key=True))
 
@@ -327,7 +336,10 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/types")
     @require_role(models.ROLE_ADMIN)
-    @doc("Channel types of the loaded plugins, with defaults and config fields")
+    @doc(
+        "Channel types of the loaded plugins, with defaults and config fields",
+        response=list[ChannelTypeOut],
+    )
     async def channel_types() -> ResponseReturnValue:
         out = []
         for ct in sorted(gateway().registry.channel_types.values(), key=lambda c: c.id):

@@ -26,6 +26,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .schemas import LogOut, LogStatOut
 
 __all__ = ["blueprint", "log_dict"]
 
@@ -165,19 +166,27 @@ def blueprint() -> Blueprint:
 
     @bp.get("/log/")
     @require_role(models.ROLE_ADMIN)
-    @doc("All logs, filtered", query=_ADMIN_FILTERS)
+    @doc("All logs, filtered", query=_ADMIN_FILTERS, response=list[LogOut])
     async def list_logs() -> ResponseReturnValue:
         return await _page(_filtered(True, None), True)
 
     @bp.get("/log/search")
     @require_role(models.ROLE_ADMIN)
-    @doc("Search all logs by keyword (and filters)", query={**_ADMIN_FILTERS, "keyword": "text"})
+    @doc(
+        "Search all logs by keyword (and filters)",
+        query={**_ADMIN_FILTERS, "keyword": "text"},
+        response=list[LogOut],
+    )
     async def search_logs() -> ResponseReturnValue:
         return await _page(_keyword(_filtered(True, None), True), True)
 
     @bp.get("/log/stat")
     @require_role(models.ROLE_ADMIN)
-    @doc("Quota and tokens used, over the filtered consume logs", query=_ADMIN_FILTERS)
+    @doc(
+        "Quota and tokens used, over the filtered consume logs",
+        query=_ADMIN_FILTERS,
+        response=LogStatOut,
+    )
     async def stat() -> ResponseReturnValue:
         return await _stat(_filtered(True, None))
 
@@ -208,21 +217,25 @@ def blueprint() -> Blueprint:
 
     @bp.get("/log/self")
     @require_role(models.ROLE_USER)
-    @doc("Own logs, filtered", query=_FILTERS)
+    @doc("Own logs, filtered", query=_FILTERS, response=list[LogOut])
     async def self_logs() -> ResponseReturnValue:
         user = await current_user()
         return await _page(_filtered(False, user.id), False)
 
     @bp.get("/log/self/search")
     @require_role(models.ROLE_USER)
-    @doc("Search own logs by keyword", query={**_FILTERS, "keyword": "text"})
+    @doc(
+        "Search own logs by keyword",
+        query={**_FILTERS, "keyword": "text"},
+        response=list[LogOut],
+    )
     async def self_search() -> ResponseReturnValue:
         user = await current_user()
         return await _page(_keyword(_filtered(False, user.id), False), False)
 
     @bp.get("/log/self/stat")
     @require_role(models.ROLE_USER)
-    @doc("Own quota and tokens used", query=_FILTERS)
+    @doc("Own quota and tokens used", query=_FILTERS, response=LogStatOut)
     async def self_stat() -> ResponseReturnValue:
         user = await current_user()
         return await _stat(_filtered(False, user.id))

@@ -1,7 +1,8 @@
 """GET /api/openapi.json: an OpenAPI 3.1 document built from the app's url_map.
 
-Every rule under /api appears (plugins' included); request bodies come from the pydantic
-models named by ``@doc``, the role needed from ``@require_role`` (``x-min-role``).
+Every rule under /api appears (plugins' included); request bodies and the ``data`` of answers
+come from the pydantic models named by ``@doc``, the role needed from ``@require_role``
+(``x-min-role``). The web UI's types are generated from it (``frontend/src/api-types.ts``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import TypeAdapter
 from quart import Blueprint, current_app, jsonify
 from quart.typing import ResponseReturnValue
 
@@ -28,6 +30,20 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
             {"name": match["name"], "in": "path", "required": True, "schema": {"type": kind}}
         )
     return _PARAM.sub(lambda m: "{" + m["name"] + "}", rule), params
+
+
+def _answer(response: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The envelope, with the schema of its ``data`` when the view names one."""
+    envelope = {"$ref": "#/components/schemas/Envelope"}
+    if response is None:
+        return envelope
+    schema = TypeAdapter(response).json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    if schema.get("type") == "object" and "title" in schema:
+        schemas[schema["title"]] = schema
+        schema = {"$ref": f"#/components/schemas/{schema['title']}"}
+    data = {"type": "object", "required": ["data"], "properties": {"data": schema}}
+    return {"allOf": [envelope, data]}
 
 
 def build_openapi() -> dict[str, Any]:
@@ -79,7 +95,7 @@ def build_openapi() -> dict[str, Any]:
                         "description": "the envelope",
                         "content": {
                             "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Envelope"}
+                                "schema": _answer(api_doc.get("response"), schemas)
                             }
                         },
                     },

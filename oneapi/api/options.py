@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import Field, field_validator
 from quart import Blueprint
@@ -12,6 +13,7 @@ from .. import models
 from ..gateway import Gateway
 from ..options import validate_int, validate_number
 from ._common import ApiError, Body, doc, gateway, ok, parse_body, require_role
+from .schemas import OptionItemOut, OptionSpecOut
 
 __all__ = ["blueprint"]
 
@@ -67,14 +69,51 @@ def check_option(gw: Gateway, key: str, value: str) -> None:
             raise ApiError(f"cannot enable {key}: {message}")
 
 
+def describe_options(gw: Gateway) -> list[dict[str, Any]]:
+    """Every registered option as the settings page renders it (GET /api/option/specs)."""
+    out = []
+    for key, spec in sorted(gw.registry.options.items()):
+        plugin = gw.registry.owners.get(f"option {key}", "")
+        info = gw.plugins.get(plugin)
+        secret = spec.secret or spec.type == "secret"
+        out.append(
+            {
+                "key": key,
+                "plugin": plugin,
+                "core": info.core if info is not None else True,
+                "default": "" if secret else spec.default,
+                "secret": secret,
+                "type": "secret" if secret else spec.type,
+                "label": dict(spec.label),
+                "help": dict(spec.help),
+                "section": spec.section,
+                "group": spec.group,
+                "choices": list(spec.choices),
+                "minimum": spec.minimum,
+                "maximum": spec.maximum,
+            }
+        )
+    return out
+
+
 def blueprint() -> Blueprint:
     bp = Blueprint("options", __name__)
 
     @bp.get("/option/")
     @require_role(models.ROLE_ROOT)
-    @doc("Every option as {key, value}; values of secrets are blank")
+    @doc("Every option as {key, value}; values of secrets are blank", response=list[OptionItemOut])
     async def list_options() -> ResponseReturnValue:
         return ok(gateway().options.visible())
+
+    @bp.get("/option/specs")
+    @require_role(models.ROLE_ADMIN)
+    @doc(
+        "How each option is edited (type, labels and help in en and zh-CN, settings tab and "
+        "card, limits) and which plugin registered it",
+        response=list[OptionSpecOut],
+    )
+    async def option_specs() -> ResponseReturnValue:
+        return ok(describe_options(gateway()))
 
     @bp.put("/option/")
     @require_role(models.ROLE_ROOT)

@@ -29,6 +29,7 @@ from ._common import (
     str_arg,
 )
 from .accounts import record_log
+from .schemas import RedemptionOut
 
 __all__ = ["blueprint", "redeem"]
 
@@ -99,13 +100,17 @@ def blueprint() -> Blueprint:
 
     @bp.get("/redemption/")
     @require_role(models.ROLE_ADMIN)
-    @doc("List redemption codes")
+    @doc("List redemption codes", response=list[RedemptionOut])
     async def list_codes() -> ResponseReturnValue:
         return await page_of(models.Redemption.all(), redemption_dict, "-id")
 
     @bp.get("/redemption/search")
     @require_role(models.ROLE_ADMIN)
-    @doc("Search redemption codes by id, name or key", query={"keyword": "text"})
+    @doc(
+        "Search redemption codes by id, name or key",
+        query={"keyword": "text"},
+        response=list[RedemptionOut],
+    )
     async def search_codes() -> ResponseReturnValue:
         keyword = str_arg("keyword")
         query = models.Redemption.all()
@@ -120,13 +125,17 @@ def blueprint() -> Blueprint:
 
     @bp.get("/redemption/<int:redemption_id>")
     @require_role(models.ROLE_ADMIN)
-    @doc("One redemption code")
+    @doc("One redemption code", response=RedemptionOut)
     async def get_code(redemption_id: int) -> ResponseReturnValue:
         return ok(redemption_dict(await _get(redemption_id)))
 
     @bp.post("/redemption/")
     @require_role(models.ROLE_ADMIN)
-    @doc("Create 1-100 codes of a quota; returns their keys", CreateRedemptionBody)
+    @doc(
+        "Create 1-100 codes of a quota; returns their keys",
+        CreateRedemptionBody,
+        response=list[str],
+    )
     async def create_codes() -> ResponseReturnValue:
         actor = await current_user()
         body = await parse_body(CreateRedemptionBody)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
 from .. import __version__, models, payments
 from ..auth import check_password
 from ..gateway import Gateway
-from ._common import gateway, ok, require_role
+from ._common import doc, gateway, ok, require_role
+from .schemas import StatusOut
 
 __all__ = ["blueprint"]
 
@@ -17,6 +20,9 @@ def blueprint() -> Blueprint:
     bp = Blueprint("status", __name__)
 
     @bp.get("/status")
+    @doc(
+        "Public site status, the payment methods offered and the loaded plugins", response=StatusOut
+    )
     async def status() -> ResponseReturnValue:
         gw = gateway()
         o = gw.options
@@ -45,6 +51,7 @@ def blueprint() -> Blueprint:
                 **({"db_statements": gw.db.statements} if gw.settings.ONEAPI_DB_STATS else {}),
                 "pay_methods": payments.offered_methods(gw),
                 "min_topup": max(o.int("MinTopUp", 1), 1),
+                "plugins": loaded_plugins(gw),
             }
         )
 
@@ -94,6 +101,35 @@ def blueprint() -> Blueprint:
         return ok(out)
 
     return bp
+
+
+#: What a plugin provides, by the prefix of what it owns in the registry.
+_PROVIDES = (
+    ("channel type ", "channel_types"),
+    ("price of model ", "prices"),
+    ("option ", "options"),
+    ("job ", "jobs"),
+    ("payment provider ", "payment"),
+)
+
+
+def loaded_plugins(gw: Gateway) -> list[dict[str, Any]]:
+    """The loaded plugins (not the core's own hookimpls): name, version and what they provide,
+    so that the web UI shows a plugin's pages, menu entries and settings only when it is loaded.
+    """
+    owned: dict[str, set[str]] = {}
+    for what, plugin in gw.registry.owners.items():
+        for prefix, kind in _PROVIDES:
+            if what.startswith(prefix):
+                owned.setdefault(plugin, set()).add(kind)
+    for plugin, routes in gw.plugin_routes.items():
+        if routes:
+            owned.setdefault(plugin, set()).add("routes")
+    return [
+        {"name": name, "version": info.version, "provides": sorted(owned.get(name, ()))}
+        for name, info in sorted(gw.plugins.items())
+        if not info.core
+    ]
 
 
 async def root_password_unchanged(gw: Gateway) -> bool:

@@ -29,6 +29,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .schemas import TokenOut
 
 __all__ = ["blueprint", "token_dict"]
 
@@ -125,7 +126,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/token/")
     @require_role(models.ROLE_USER)
-    @doc("Own tokens (?order=remain_quota|used_quota)", query={"order": "sort key"})
+    @doc(
+        "Own tokens (?order=remain_quota|used_quota)",
+        query={"order": "sort key"},
+        response=list[TokenOut],
+    )
     async def list_tokens() -> ResponseReturnValue:
         user = await current_user()
         order = _ORDERS.get(str_arg("order", 32), "-id")
@@ -134,7 +139,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/token/search")
     @require_role(models.ROLE_USER)
-    @doc("Search own tokens by name or key", query={"keyword": "text"})
+    @doc("Search own tokens by name or key", query={"keyword": "text"}, response=list[TokenOut])
     async def search_tokens() -> ResponseReturnValue:
         user = await current_user()
         keyword = str_arg("keyword")
@@ -148,13 +153,17 @@ def blueprint() -> Blueprint:
 
     @bp.get("/token/<int:token_id>")
     @require_role(models.ROLE_USER)
-    @doc("One own token")
+    @doc("One own token", response=TokenOut)
     async def get_token(token_id: int) -> ResponseReturnValue:
         return ok(token_dict(await _own(token_id)))
 
     @bp.post("/token/")
     @require_role(models.ROLE_USER)
-    @doc("Create a token (48 random characters; the client sends sk-<key>)", CreateTokenBody)
+    @doc(
+        "Create a token (48 random characters; the client sends sk-<key>)",
+        CreateTokenBody,
+        response=TokenOut,
+    )
     async def create_token() -> ResponseReturnValue:
         user = await current_user()
         body = await parse_body(CreateTokenBody)

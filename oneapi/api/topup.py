@@ -29,6 +29,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .schemas import OrderOut, PayFormOut, TopUpInfoOut
 
 __all__ = ["blueprint"]
 
@@ -104,7 +105,10 @@ def blueprint() -> Blueprint:
 
     @bp.get("/user/topup/info")
     @require_role(models.ROLE_USER)
-    @doc("What the top-up page needs: methods offered, minimum, price, your group ratio")
+    @doc(
+        "What the top-up page needs: methods offered, minimum, price, your group ratio",
+        response=TopUpInfoOut,
+    )
     async def topup_info() -> ResponseReturnValue:
         gw = gateway()
         user = await current_user()
@@ -140,7 +144,11 @@ def blueprint() -> Blueprint:
 
     @bp.post("/user/pay")
     @require_role(models.ROLE_USER)
-    @doc("Create a pending order; answers what the browser must do: {url, method, fields}", PayBody)
+    @doc(
+        "Create a pending order; answers what the browser must do: {url, method, fields}",
+        PayBody,
+        response=PayFormOut,
+    )
     async def pay() -> ResponseReturnValue:
         gw = gateway()
         user = await current_user()
@@ -158,6 +166,7 @@ def blueprint() -> Blueprint:
     @doc(
         "Your own top-up orders, newest first",
         query={"keyword": "trade number", "status": "pending|success|failed|expired"},
+        response=list[OrderOut],
     )
     async def own_orders() -> ResponseReturnValue:
         user = await current_user()
@@ -175,6 +184,7 @@ def blueprint() -> Blueprint:
             "user_id": "id",
             "status": "pending|success|failed|expired",
         },
+        response=list[OrderOut],
     )
     async def all_orders() -> ResponseReturnValue:
         query = models.TopUp.filter(_order_query(str_arg("keyword", 64), str_arg("status", 16)))

@@ -22,6 +22,7 @@ from ._common import (
 )
 from .accounts import DisplayName, Password, Username, create_user, soft_delete_user
 from .ratelimit import critical
+from .schemas import UserOut
 from .status import root_password_unchanged
 from .verify import turnstile, verify_code
 
@@ -132,7 +133,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/user/self")
     @require_role(models.ROLE_USER)
-    @doc("The signed-in user")
+    @doc("The signed-in user", response=UserOut)
     async def get_self() -> ResponseReturnValue:
         user = await current_user()
         data = user_dict(user)

@@ -29,6 +29,7 @@ from ._common import (
     user_dict,
 )
 from .accounts import DisplayName, Password, Username, create_user, soft_delete_user
+from .schemas import UserOut
 
 __all__ = ["blueprint"]
 
@@ -81,7 +82,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/user/")
     @require_role(models.ROLE_ADMIN)
-    @doc("List users (?order=quota|used_quota|request_count)", query={"order": "sort key"})
+    @doc(
+        "List users (?order=quota|used_quota|request_count)",
+        query={"order": "sort key"},
+        response=list[UserOut],
+    )
     async def list_users() -> ResponseReturnValue:
         order = _ORDERS.get(str_arg("order", 32), "-id")
         query = models.User.filter(_listed())
@@ -92,6 +97,7 @@ def blueprint() -> Blueprint:
     @doc(
         "Search users by id, username, display name or email",
         query={"keyword": "text", "group": "group"},
+        response=list[UserOut],
     )
     async def search_users() -> ResponseReturnValue:
         keyword = str_arg("keyword")
@@ -112,7 +118,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/user/<int:user_id>")
     @require_role(models.ROLE_ADMIN)
-    @doc("One user (of a lower role than yours)")
+    @doc("One user (of a lower role than yours)", response=UserOut)
     async def get_user(user_id: int) -> ResponseReturnValue:
         target = await _target(user_id)
         outranks(await current_user(), target)

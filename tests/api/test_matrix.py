@@ -92,6 +92,7 @@ MATRIX: dict[str, str | tuple[str, dict[str, str]]] = {
     "PUT /api/redemption/": "admin",
     "DELETE /api/redemption/{redemption_id}": "admin",
     "GET /api/option/": "root",
+    "GET /api/option/specs": "admin",
     "PUT /api/option/": "root",
     "GET /api/group/": "admin",
     "POST /api/topup": "admin",
