@@ -42,7 +42,7 @@ async function request<T>(method: string, path: string, query?: Query, body?: un
   if (res.status === 401 && typeof window !== 'undefined') {
     window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
   }
-  let payload: Envelope<T> | null = null;
+  let payload: Envelope<T> | null;
   try {
     payload = (await res.json()) as Envelope<T>;
   } catch {

@@ -48,47 +48,52 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [statusLoaded, setStatusLoaded] = useState(false);
   const [statusError, setStatusError] = useState('');
   const [user, setUserState] = useState<User | null>(readStoredUser);
-  const [userChecked, setUserChecked] = useState(false);
+  // Only a remembered user needs checking; nobody remembered means signed out.
+  const [userChecked, setUserChecked] = useState(() => !readStoredUser());
 
   const setUser = useCallback((u: User | null) => {
     storeUser(u);
     setUserState(u);
   }, []);
 
-  const reloadStatus = useCallback(async () => {
-    try {
-      const s = await api.get<Status>('/api/status');
-      setStatus(s ?? {});
-      setStatusError('');
-      if (s?.system_name) document.title = s.system_name;
-      if (s?.logo) {
-        const link = document.querySelector<HTMLLinkElement>('link[rel~="icon"]');
-        if (link) link.href = s.logo;
-      }
-    } catch (e) {
-      setStatusError(e instanceof Error ? e.message : String(e));
-    } finally {
-      setStatusLoaded(true);
-    }
-  }, []);
+  const reloadStatus = useCallback(
+    () =>
+      api
+        .get<Status>('/api/status')
+        .then((s) => {
+          setStatus(s ?? {});
+          setStatusError('');
+          if (s?.system_name) document.title = s.system_name;
+          if (s?.logo) {
+            const link = document.querySelector<HTMLLinkElement>('link[rel~="icon"]');
+            if (link) link.href = s.logo;
+          }
+        })
+        .catch((e: unknown) => setStatusError(e instanceof Error ? e.message : String(e)))
+        .finally(() => setStatusLoaded(true)),
+    [],
+  );
 
-  const refreshUser = useCallback(async () => {
-    try {
-      const u = await api.get<User>('/api/user/self');
-      setUser(u);
-      return u;
-    } catch (e) {
-      // The server said no: signed out. A network or server error keeps what we had.
-      const status = e instanceof ApiError ? e.status : 0;
-      if (status > 0 && status < 500) {
-        setUser(null);
-        return null;
-      }
-      return readStoredUser();
-    } finally {
-      setUserChecked(true);
-    }
-  }, [setUser]);
+  const refreshUser = useCallback(
+    () =>
+      api
+        .get<User>('/api/user/self')
+        .then((u): User | null => {
+          setUser(u);
+          return u;
+        })
+        .catch((e: unknown) => {
+          // The server said no: signed out. A network or server error keeps what we had.
+          const status = e instanceof ApiError ? e.status : 0;
+          if (status > 0 && status < 500) {
+            setUser(null);
+            return null;
+          }
+          return readStoredUser();
+        })
+        .finally(() => setUserChecked(true)),
+    [setUser],
+  );
 
   const logout = useCallback(async () => {
     try {
@@ -100,9 +105,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     void reloadStatus();
-    // Only a remembered user needs checking; nobody remembered means signed out.
     if (readStoredUser()) void refreshUser();
-    else setUserChecked(true);
   }, [reloadStatus, refreshUser]);
 
   useEffect(() => {

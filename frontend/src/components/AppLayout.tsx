@@ -19,7 +19,7 @@ import {
   UserOutlined,
 } from '@ant-design/icons';
 import { Avatar, Button, Drawer, Dropdown, Grid, Layout, Menu, Typography, type MenuProps } from 'antd';
-import { Suspense, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { Suspense, useMemo, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { ROLE_ADMIN, ROLE_ROOT } from '../api';
@@ -69,11 +69,12 @@ export default function AppLayout() {
   const screens = Grid.useBreakpoint();
   const mobile = !screens.lg;
   const [collapsed, setCollapsed] = useState(false);
-  const [drawerOpen, setDrawerOpen] = useState(false);
   const navigate = useNavigate();
   const location = useLocation();
-
-  useEffect(() => setDrawerOpen(false), [location.pathname]);
+  // The drawer is open on the page where it was opened: moving to another page closes it.
+  const [drawerAt, setDrawerAt] = useState<string | null>(null);
+  const drawerOpen = drawerAt === location.pathname;
+  const setDrawerOpen = (open: boolean) => setDrawerAt(open ? location.pathname : null);
 
   const role = user?.role ?? 0;
   const items = useMemo<MenuProps['items']>(() => {

@@ -9,6 +9,7 @@ import { validateModelMapping } from '../lib/json';
 import ConfigFields from './ConfigFields';
 import JsonEditor, { jsonRule } from './JsonEditor';
 import { allKnownModels, type ChannelMeta } from './useChannelMeta';
+import { useOnOpen } from './useOnOpen';
 
 interface Values {
   type: number;
@@ -55,17 +56,20 @@ export default function ChannelForm({ open, channelId, meta, onClose, onSaved }:
     };
   };
 
-  useEffect(() => {
-    if (!open) return;
+  useOnOpen(open ? String(channelId) : null, () => {
     setError('');
     setOriginal(null);
+    setLoading(channelId !== null);
+  });
+
+  useEffect(() => {
+    if (!open) return;
     form.resetFields();
     if (channelId === null) {
       const first = meta.types[0]?.id ?? 1;
       form.setFieldsValue({ ...defaults(first), name: '', key: '', base_url: '', group: ['default'], model_mapping: '', priority: 0, weight: 0 });
       return;
     }
-    setLoading(true);
     api
       .get<Channel>(`/api/channel/${channelId}`)
       .then((c) => {

@@ -8,6 +8,7 @@ import { splitList } from '../lib/channelFields';
 import { firstInvalidCidr } from '../lib/validate';
 import { useSession } from '../session';
 import { useAvailableModels } from './useModels';
+import { useOnOpen } from './useOnOpen';
 
 interface Values {
   name: string;
@@ -61,9 +62,10 @@ export default function TokenForm({ open, token, onClose, onSaved }: TokenFormPr
   const neverExpire = Form.useWatch('never_expire', form);
   const remain = Form.useWatch('remain_quota', form);
 
+  useOnOpen(open ? String(token?.id ?? 'new') : null, () => setError(''));
+
   useEffect(() => {
     if (!open) return;
-    setError('');
     form.resetFields();
     form.setFieldsValue(toValues(token));
     if (token) {

@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { api, errorMessage, type User } from '../api';
 import { mergeModels } from '../lib/channelFields';
 import { useSession } from '../session';
+import { useOnOpen } from './useOnOpen';
 
 interface Values {
   username: string;
@@ -32,9 +33,10 @@ export default function UserForm({ open, user, groups, onClose, onSaved }: UserF
   const q = Form.useWatch('quota', form);
   const editing = user !== null;
 
+  useOnOpen(open ? String(user?.id ?? 'new') : null, () => setError(''));
+
   useEffect(() => {
     if (!open) return;
-    setError('');
     form.resetFields();
     if (user) {
       const fill = (u: User) =>

@@ -21,55 +21,55 @@ export interface ListState<T> {
   loading: boolean;
   error: string;
   onPageChange: (page: number, pageSize: number) => void;
+  /** Loads the current page again; resolves once it has arrived. */
   reload: () => Promise<void>;
   setItems: (fn: (items: T[]) => T[]) => void;
 }
 
+interface Loaded<T> {
+  /** The request this result answers (path, filters, page, size, reload count). */
+  request: string;
+  items: T[];
+  total: number;
+  error: string;
+}
+
 /** Loads `path` with `filters`; a change of path or filters goes back to page 1. */
-export function useList<T>(path: string, filters: Query = {}, enabled = true): ListState<T> {
-  const [items, setItemsState] = useState<T[]>([]);
-  const [total, setTotal] = useState(0);
-  const key = `${path}?${JSON.stringify(filters)}`;
+export function useList<T>(path: string, filters: Query = {}): ListState<T> {
+  const filtersJson = JSON.stringify(filters);
+  const key = `${path}?${filtersJson}`;
   // The page belongs to one path+filters combination; any other starts at page 1.
   const [pos, setPos] = useState({ key, page: 1 });
   const page = pos.key === key ? pos.page : 1;
   const [pageSize, setPageSize] = useState(storedPageSize);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState('');
-  const seq = useRef(0);
-  const filtersRef = useRef(filters);
-  filtersRef.current = filters;
+  const [round, setRound] = useState(0);
+  const request = `${key}#${page}#${pageSize}#${round}`;
+  const [loaded, setLoaded] = useState<Loaded<T>>({ request: '', items: [], total: 0, error: '' });
+  const waiting = useRef<(() => void)[]>([]);
 
-  const load = useCallback(
-    async (p: number, size: number) => {
-      const my = ++seq.current;
-      setLoading(true);
-      try {
-        const res = await api.list<T>(path, p, size, filtersRef.current);
-        if (my !== seq.current) return;
+  useEffect(() => {
+    let alive = true;
+    const done = (next: (previous: Loaded<T>) => Loaded<T>) => {
+      if (!alive) return;
+      setLoaded(next);
+      for (const resolve of waiting.current.splice(0)) resolve();
+    };
+    api
+      .list<T>(path, page, pageSize, JSON.parse(filtersJson) as Query)
+      .then((res) => {
         // A page past the end after deletions: show the last page instead.
-        const last = Math.max(1, Math.ceil(res.total / size));
-        if (res.items.length === 0 && p > last) {
+        const last = Math.max(1, Math.ceil(res.total / pageSize));
+        if (alive && res.items.length === 0 && page > last) {
           setPos({ key, page: last });
           return;
         }
-        setItemsState(res.items);
-        setTotal(res.total);
-        setError('');
-      } catch (e) {
-        if (my !== seq.current) return;
-        setError(errorMessage(e));
-        setItemsState([]);
-      } finally {
-        if (my === seq.current) setLoading(false);
-      }
-    },
-    [key, path],
-  );
-
-  useEffect(() => {
-    if (enabled) void load(page, pageSize);
-  }, [load, page, pageSize, enabled]);
+        done(() => ({ request, items: res.items, total: res.total, error: '' }));
+      })
+      .catch((e) => done((previous) => ({ request, items: [], total: previous.total, error: errorMessage(e) })));
+    return () => {
+      alive = false;
+    };
+  }, [request, path, page, pageSize, filtersJson, key]);
 
   const onPageChange = useCallback(
     (p: number, size: number) => {
@@ -85,15 +85,26 @@ export function useList<T>(path: string, filters: Query = {}, enabled = true): L
     [key],
   );
 
+  const reload = useCallback(
+    () =>
+      new Promise<void>((resolve) => {
+        waiting.current.push(resolve);
+        setRound((r) => r + 1);
+      }),
+    [],
+  );
+
+  const setItems = useCallback((fn: (items: T[]) => T[]) => setLoaded((l) => ({ ...l, items: fn(l.items) })), []);
+
   return {
-    items,
-    total,
+    items: loaded.items,
+    total: loaded.total,
     page,
     pageSize,
-    loading,
-    error,
+    loading: loaded.request !== request,
+    error: loaded.error,
     onPageChange,
-    reload: () => load(page, pageSize),
-    setItems: (fn) => setItemsState(fn),
+    reload,
+    setItems,
   };
 }

@@ -1,24 +1,14 @@
-import {
-  DeleteOutlined,
-  DollarOutlined,
-  DownOutlined,
-  EditOutlined,
-  ExperimentOutlined,
-  PlusOutlined,
-  ReloadOutlined,
- 
-} from '@ant-design/icons';
-import { Alert, App, Button, Card, Dropdown, InputNumber, Popconfirm, Space, Table, Tag, Tooltip, type TableColumnsType } from 'antd';
+import { DeleteOutlined, DollarOutlined, DownOutlined, EditOutlined, ExperimentOutlined } from '@ant-design/icons';
+import { App, Button, Dropdown, InputNumber, Popconfirm, Space, Tag, Tooltip, type TableColumnsType } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, errorMessage, type Channel } from '../api';
 import ChannelForm from '../components/ChannelForm';
-import Pager from '../components/Pager';
+import ListPage from '../components/ListPage';
 import { StatusTag } from '../components/tags';
 import { useChannelMeta } from '../components/useChannelMeta';
 import { useIsMobile } from '../components/useIsMobile';
-import SearchBox from '../components/SearchBox';
-import { useList } from '../components/useList';
+import { useListPage } from '../components/useListPage';
 import { findType, splitList } from '../lib/channelFields';
 import { formatTime } from '../lib/format';
 import { useSession } from '../session';
@@ -42,10 +32,7 @@ export default function Channels() {
   const { message, notification } = App.useApp();
   const { quota } = useSession();
   const meta = useChannelMeta();
-  const [keyword, setKeyword] = useState('');
-  const list = useList<Channel>(keyword ? '/api/channel/search' : '/api/channel/', keyword ? { keyword } : {});
-  const [formOpen, setFormOpen] = useState(false);
-  const [editingId, setEditingId] = useState<number | null>(null);
+  const { list, search, editor } = useListPage<Channel>({ path: '/api/channel/', searchPath: '/api/channel/search' });
   const [busy, setBusy] = useState<string>('');
 
   const patchRow = (id: number, patch: Partial<Channel>) =>
@@ -215,10 +202,7 @@ export default function Channels() {
             <Button
               size="small"
               icon={<EditOutlined />}
-              onClick={() => {
-                setEditingId(r.id);
-                setFormOpen(true);
-              }}
+              onClick={() => editor.edit(r)}
               data-testid={`channel-edit-${r.id}`}
             >
               {t('common.edit')}
@@ -239,63 +223,45 @@ export default function Channels() {
   ];
 
   return (
-    <Card title={t('menu.channel')}>
-      <div className="page-toolbar">
-        <Button
-          type="primary"
-          icon={<PlusOutlined />}
-          onClick={() => {
-            setEditingId(null);
-            setFormOpen(true);
-          }}
-          data-testid="channel-create"
-        >
-          {t('channel.create')}
-        </Button>
-        <Popconfirm title={t('channel.testAllConfirm')} onConfirm={() => bulk('testAll', 'GET', '/api/channel/test')} okButtonProps={{ 'data-testid': 'confirm-ok' }}>
-          <Button icon={<ExperimentOutlined />} loading={busy === 'testAll'} data-testid="channel-test-all">
-            {t('channel.testAll')}
+    <ListPage<Channel>
+      title={t('menu.channel')}
+      testPrefix="channel"
+      list={list}
+      columns={columns}
+      create={{ label: t('channel.create'), onClick: editor.create }}
+      search={{ placeholder: t('channel.searchPlaceholder'), onSearch: search }}
+      actions={
+        <>
+          <Popconfirm title={t('channel.testAllConfirm')} onConfirm={() => bulk('testAll', 'GET', '/api/channel/test')} okButtonProps={{ 'data-testid': 'confirm-ok' }}>
+            <Button icon={<ExperimentOutlined />} loading={busy === 'testAll'} data-testid="channel-test-all">
+              {t('channel.testAll')}
+            </Button>
+          </Popconfirm>
+          <Button icon={<DollarOutlined />} loading={busy === 'balanceAll'} onClick={() => bulk('balanceAll', 'GET', '/api/channel/update_balance')} data-testid="channel-update-balance-all">
+            {t('channel.updateAllBalances')}
           </Button>
-        </Popconfirm>
-        <Button icon={<DollarOutlined />} loading={busy === 'balanceAll'} onClick={() => bulk('balanceAll', 'GET', '/api/channel/update_balance')} data-testid="channel-update-balance-all">
-          {t('channel.updateAllBalances')}
-        </Button>
-        <Popconfirm
-          title={t('channel.deleteDisabledConfirm')}
-          onConfirm={() => bulk('deleteDisabled', 'DELETE', '/api/channel/disabled')}
-          okButtonProps={{ danger: true, 'data-testid': 'confirm-ok' }}
-        >
-          <Button danger icon={<DeleteOutlined />} loading={busy === 'deleteDisabled'} data-testid="channel-delete-disabled">
-            {t('channel.deleteDisabled')}
-          </Button>
-        </Popconfirm>
-        <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="channel-refresh">
-          {t('common.refresh')}
-        </Button>
-        <SearchBox placeholder={t('channel.searchPlaceholder')} onSearch={setKeyword} testId="channel-search" />
-      </div>
-      {list.error && <Alert type="error" showIcon title={list.error} style={{ marginBottom: 12 }} />}
-      <Table<Channel>
-        rowKey="id"
-        size="middle"
-        columns={columns}
-        dataSource={list.items}
-        loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        onRow={(r) => ({ 'data-testid': `channel-row-${r.id}` }) as React.HTMLAttributes<HTMLElement>}
-      />
-      <Pager page={list.page} pageSize={list.pageSize} total={list.total} onChange={list.onPageChange} />
+          <Popconfirm
+            title={t('channel.deleteDisabledConfirm')}
+            onConfirm={() => bulk('deleteDisabled', 'DELETE', '/api/channel/disabled')}
+            okButtonProps={{ danger: true, 'data-testid': 'confirm-ok' }}
+          >
+            <Button danger icon={<DeleteOutlined />} loading={busy === 'deleteDisabled'} data-testid="channel-delete-disabled">
+              {t('channel.deleteDisabled')}
+            </Button>
+          </Popconfirm>
+        </>
+      }
+    >
       <ChannelForm
-        open={formOpen}
-        channelId={editingId}
+        open={editor.open}
+        channelId={editor.record?.id ?? null}
         meta={meta}
-        onClose={() => setFormOpen(false)}
+        onClose={editor.close}
         onSaved={() => {
-          setFormOpen(false);
+          editor.close();
           void list.reload();
         }}
       />
-    </Card>
+    </ListPage>
   );
 }

@@ -34,11 +34,13 @@ export default function Dashboard() {
   const [metric, setMetric] = useState<Metric>('quota');
 
   const load = useCallback(() => {
-    setError('');
     void refreshUser();
     api
       .get<DashboardRow[]>('/api/user/dashboard')
-      .then((d) => setRows(Array.isArray(d) ? d : []))
+      .then((d) => {
+        setRows(Array.isArray(d) ? d : []);
+        setError('');
+      })
       .catch((e) => {
         setError(errorMessage(e));
         setRows([]);

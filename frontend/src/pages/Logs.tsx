@@ -1,27 +1,10 @@
 import { ClearOutlined, ReloadOutlined, SearchOutlined } from '@ant-design/icons';
-import {
-  Alert,
-  App,
-  Button,
-  Card,
-  DatePicker,
-  Form,
-  Input,
-  InputNumber,
-  Modal,
-  Select,
-  Space,
-  Table,
-  Tag,
-  Tooltip,
-  Typography,
-  type TableColumnsType,
-} from 'antd';
+import { Alert, App, Button, DatePicker, Form, Input, InputNumber, Modal, Select, Space, Tag, Tooltip, Typography, type TableColumnsType } from 'antd';
 import dayjs, { type Dayjs } from 'dayjs';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, errorMessage, type LogEntry, type Query } from '../api';
-import Pager from '../components/Pager';
+import ListPage from '../components/ListPage';
 import { StatusTag } from '../components/tags';
 import { useList } from '../components/useList';
 import { formatDuration, formatTime } from '../lib/format';
@@ -133,8 +116,12 @@ export default function Logs() {
   ];
 
   return (
-    <Card
+    <ListPage<LogEntry>
       title={t('menu.log')}
+      testPrefix="log"
+      list={list}
+      columns={columns}
+      size="small"
       extra={
         <Typography.Text>
           {t('log.statQuota')}:{' '}
@@ -143,73 +130,63 @@ export default function Logs() {
           </Typography.Text>
         </Typography.Text>
       }
-    >
-      <Form form={form} layout="inline" onFinish={apply} style={{ rowGap: 8, marginBottom: 16 }} data-testid="log-filters">
-        <Form.Item name="type" label={t('log.type')}>
-          <Select
-            style={{ width: 120 }}
-            allowClear
-            placeholder={t('common.all')}
-            options={[1, 2, 3, 4, 5].map((v) => ({ value: v, label: t(`status.log.${v}`) }))}
-            data-testid="log-filter-type"
-          />
-        </Form.Item>
-        <Form.Item name="range" label={t('log.range')}>
-          <DatePicker.RangePicker showTime allowEmpty={[true, true]} data-testid="log-filter-range" />
-        </Form.Item>
-        {isAdmin && (
-          <Form.Item name="username" label={t('log.user')}>
-            <Input allowClear style={{ width: 140 }} data-testid="log-filter-username" />
+      notices={statError && <Alert type="warning" showIcon title={statError} style={{ marginBottom: 12 }} />}
+      toolbar={
+        <Form form={form} layout="inline" onFinish={apply} style={{ rowGap: 8, marginBottom: 16 }} data-testid="log-filters">
+          <Form.Item name="type" label={t('log.type')}>
+            <Select
+              style={{ width: 120 }}
+              allowClear
+              placeholder={t('common.all')}
+              options={[1, 2, 3, 4, 5].map((v) => ({ value: v, label: t(`status.log.${v}`) }))}
+              data-testid="log-filter-type"
+            />
           </Form.Item>
-        )}
-        <Form.Item name="token_name" label={t('log.token')}>
-          <Input allowClear style={{ width: 140 }} data-testid="log-filter-token" />
-        </Form.Item>
-        <Form.Item name="model_name" label={t('log.model')}>
-          <Input allowClear style={{ width: 160 }} data-testid="log-filter-model" />
-        </Form.Item>
-        {isAdmin && (
-          <Form.Item name="channel" label={t('log.channel')}>
-            <InputNumber min={1} precision={0} style={{ width: 100 }} data-testid="log-filter-channel" />
+          <Form.Item name="range" label={t('log.range')}>
+            <DatePicker.RangePicker showTime allowEmpty={[true, true]} data-testid="log-filter-range" />
           </Form.Item>
-        )}
-        <Form.Item>
-          <Space wrap>
-            <Button type="primary" htmlType="submit" icon={<SearchOutlined />} data-testid="log-search">
-              {t('common.search')}
-            </Button>
-            <Button
-              onClick={() => {
-                form.resetFields();
-                setFilters({});
-              }}
-            >
-              {t('common.reset')}
-            </Button>
-            <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="log-refresh">
-              {t('common.refresh')}
-            </Button>
-            {isAdmin && (
-              <Button danger icon={<ClearOutlined />} onClick={() => setClearOpen(true)} data-testid="log-clear">
-                {t('log.clear')}
+          {isAdmin && (
+            <Form.Item name="username" label={t('log.user')}>
+              <Input allowClear style={{ width: 140 }} data-testid="log-filter-username" />
+            </Form.Item>
+          )}
+          <Form.Item name="token_name" label={t('log.token')}>
+            <Input allowClear style={{ width: 140 }} data-testid="log-filter-token" />
+          </Form.Item>
+          <Form.Item name="model_name" label={t('log.model')}>
+            <Input allowClear style={{ width: 160 }} data-testid="log-filter-model" />
+          </Form.Item>
+          {isAdmin && (
+            <Form.Item name="channel" label={t('log.channel')}>
+              <InputNumber min={1} precision={0} style={{ width: 100 }} data-testid="log-filter-channel" />
+            </Form.Item>
+          )}
+          <Form.Item>
+            <Space wrap>
+              <Button type="primary" htmlType="submit" icon={<SearchOutlined />} data-testid="log-search">
+                {t('common.search')}
               </Button>
-            )}
-          </Space>
-        </Form.Item>
-      </Form>
-      {list.error && <Alert type="error" showIcon title={list.error} style={{ marginBottom: 12 }} />}
-      {statError && <Alert type="warning" showIcon title={statError} style={{ marginBottom: 12 }} />}
-      <Table<LogEntry>
-        rowKey="id"
-        size="small"
-        columns={columns}
-        dataSource={list.items}
-        loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        onRow={(r) => ({ 'data-testid': `log-row-${r.id}` }) as React.HTMLAttributes<HTMLElement>}
-      />
-      <Pager page={list.page} pageSize={list.pageSize} total={list.total} onChange={list.onPageChange} />
+              <Button
+                onClick={() => {
+                  form.resetFields();
+                  setFilters({});
+                }}
+              >
+                {t('common.reset')}
+              </Button>
+              <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="log-refresh">
+                {t('common.refresh')}
+              </Button>
+              {isAdmin && (
+                <Button danger icon={<ClearOutlined />} onClick={() => setClearOpen(true)} data-testid="log-clear">
+                  {t('log.clear')}
+                </Button>
+              )}
+            </Space>
+          </Form.Item>
+        </Form>
+      }
+    >
       <Modal
         open={clearOpen}
         title={t('log.clear')}
@@ -221,6 +198,6 @@ export default function Logs() {
         <Typography.Paragraph>{t('log.clearHelp')}</Typography.Paragraph>
         <DatePicker showTime value={clearBefore} onChange={setClearBefore} data-testid="log-clear-before" />
       </Modal>
-    </Card>
+    </ListPage>
   );
 }

@@ -1,14 +1,13 @@
-import { CopyOutlined, DeleteOutlined, EditOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, Form, Input, InputNumber, Modal, Popconfirm, Space, Table, Typography, type TableColumnsType } from 'antd';
+import { CopyOutlined, DeleteOutlined, EditOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Form, Input, InputNumber, Modal, Popconfirm, Space, Typography, type TableColumnsType } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, errorMessage, type Redemption } from '../api';
-import Pager from '../components/Pager';
+import ListPage from '../components/ListPage';
 import { StatusTag } from '../components/tags';
 import { useCopy } from '../components/useCopy';
 import { useIsMobile } from '../components/useIsMobile';
-import SearchBox from '../components/SearchBox';
-import { useList } from '../components/useList';
+import { useListPage } from '../components/useListPage';
 import { formatTime } from '../lib/format';
 import { useSession } from '../session';
 
@@ -24,22 +23,20 @@ export default function Redemptions() {
   const { message } = App.useApp();
   const { quota, display } = useSession();
   const copy = useCopy();
-  const [keyword, setKeyword] = useState('');
-  const list = useList<Redemption>(keyword ? '/api/redemption/search' : '/api/redemption/', keyword ? { keyword } : {});
+  const { list, search, editor, act } = useListPage<Redemption>({ path: '/api/redemption/', searchPath: '/api/redemption/search' });
+  const editing = editor.record;
   const [form] = Form.useForm<Values>();
-  const [formOpen, setFormOpen] = useState(false);
-  const [editing, setEditing] = useState<Redemption | null>(null);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState('');
   const [keys, setKeys] = useState<string[]>([]);
   const q = Form.useWatch('quota', form);
 
   const openForm = (r: Redemption | null) => {
-    setEditing(r);
     setError('');
     form.resetFields();
     form.setFieldsValue(r ? { name: r.name, quota: r.quota, count: 1 } : { name: '', quota: 500000, count: 1 });
-    setFormOpen(true);
+    if (r) editor.edit(r);
+    else editor.create();
   };
 
   const onFinish = async (v: Values) => {
@@ -53,22 +50,12 @@ export default function Redemptions() {
         const created = await api.post<string[]>('/api/redemption/', { name: v.name.trim(), quota: Math.floor(v.quota), count: v.count });
         setKeys(Array.isArray(created) ? created : []);
       }
-      setFormOpen(false);
+      editor.close();
       await list.reload();
     } catch (e) {
       setError(errorMessage(e));
     } finally {
       setSaving(false);
-    }
-  };
-
-  const act = async (fn: () => Promise<unknown>, ok: string) => {
-    try {
-      await fn();
-      message.success(ok);
-      await list.reload();
-    } catch (e) {
-      message.error(errorMessage(e));
     }
   };
 
@@ -117,33 +104,19 @@ export default function Redemptions() {
   ];
 
   return (
-    <Card title={t('menu.redemption')}>
-      <div className="page-toolbar">
-        <Button type="primary" icon={<PlusOutlined />} onClick={() => openForm(null)} data-testid="redemption-create">
-          {t('redemption.create')}
-        </Button>
-        <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="redemption-refresh">
-          {t('common.refresh')}
-        </Button>
-        <SearchBox placeholder={t('redemption.searchPlaceholder')} onSearch={setKeyword} testId="redemption-search" />
-      </div>
-      {list.error && <Alert type="error" showIcon title={list.error} style={{ marginBottom: 12 }} />}
-      <Table<Redemption>
-        rowKey="id"
-        size="middle"
-        columns={columns}
-        dataSource={list.items}
-        loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        onRow={(r) => ({ 'data-testid': `redemption-row-${r.id}` }) as React.HTMLAttributes<HTMLElement>}
-      />
-      <Pager page={list.page} pageSize={list.pageSize} total={list.total} onChange={list.onPageChange} />
+    <ListPage<Redemption>
+      title={t('menu.redemption')}
+      testPrefix="redemption"
+      list={list}
+      columns={columns}
+      create={{ label: t('redemption.create'), onClick: () => openForm(null) }}
+      search={{ placeholder: t('redemption.searchPlaceholder'), onSearch: search }}
+    >
       <Modal
-        open={formOpen}
+        open={editor.open}
         forceRender
         title={editing ? t('redemption.editTitle') : t('redemption.createTitle')}
-        onCancel={() => setFormOpen(false)}
+        onCancel={editor.close}
         onOk={() => form.submit()}
         confirmLoading={saving}
         okButtonProps={{ 'data-testid': 'redemption-form-submit' }}
@@ -197,6 +170,6 @@ export default function Redemptions() {
           {keys.join('\n')}
         </pre>
       </Modal>
-    </Card>
+    </ListPage>
   );
 }

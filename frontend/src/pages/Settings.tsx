@@ -14,10 +14,12 @@ export default function Settings() {
   const [error, setError] = useState('');
 
   const load = useCallback(() => {
-    setError('');
     api
       .get<OptionItem[]>('/api/option/')
-      .then((list) => setStored(optionsToMap(list)))
+      .then((list) => {
+        setStored(optionsToMap(list));
+        setError('');
+      })
       .catch((e) => setError(errorMessage(e)));
   }, []);
 

@@ -1,16 +1,15 @@
-import { ApiOutlined, CommentOutlined, CopyOutlined, DeleteOutlined, EditOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, Modal, Popconfirm, Space, Table, Typography, type TableColumnsType } from 'antd';
+import { ApiOutlined, CommentOutlined, CopyOutlined, DeleteOutlined, EditOutlined } from '@ant-design/icons';
+import { Button, Modal, Popconfirm, Space, Typography, type TableColumnsType } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, errorMessage, type Token } from '../api';
-import Pager from '../components/Pager';
+import { api, type Token } from '../api';
+import ListPage from '../components/ListPage';
 import { StatusTag } from '../components/tags';
 import TokenForm from '../components/TokenForm';
 import UseWithModal from '../components/UseWithModal';
 import { useCopy } from '../components/useCopy';
 import { useIsMobile } from '../components/useIsMobile';
-import SearchBox from '../components/SearchBox';
-import { useList } from '../components/useList';
+import { useListPage } from '../components/useListPage';
 import { formatTime, fullKey, maskKey } from '../lib/format';
 import { useSession } from '../session';
 
@@ -22,25 +21,11 @@ export function chatUrl(chatLink: string, serverAddress: string, key: string): s
 export default function Tokens() {
   const { t } = useTranslation();
   const mobile = useIsMobile();
-  const { message } = App.useApp();
   const { quota, status } = useSession();
   const copy = useCopy();
-  const [keyword, setKeyword] = useState('');
-  const list = useList<Token>(keyword ? '/api/token/search' : '/api/token/', keyword ? { keyword } : {});
-  const [editing, setEditing] = useState<Token | null>(null);
-  const [formOpen, setFormOpen] = useState(false);
+  const { list, search, editor, act } = useListPage<Token>({ path: '/api/token/', searchPath: '/api/token/search' });
   const [useWith, setUseWith] = useState<Token | null>(null);
   const [created, setCreated] = useState<Token | null>(null);
-
-  const act = async (fn: () => Promise<unknown>, ok = t('common.done')) => {
-    try {
-      await fn();
-      message.success(ok);
-      await list.reload();
-    } catch (e) {
-      message.error(errorMessage(e));
-    }
-  };
 
   const toggle = (tok: Token) =>
     act(() => api.put('/api/token/', { id: tok.id, status: tok.status === 1 ? 2 : 1 }, { status_only: true }));
@@ -104,10 +89,7 @@ export default function Tokens() {
           <Button
             size="small"
             icon={<EditOutlined />}
-            onClick={() => {
-              setEditing(r);
-              setFormOpen(true);
-            }}
+            onClick={() => editor.edit(r)}
             data-testid={`token-edit-${r.id}`}
           >
             {t('common.edit')}
@@ -127,42 +109,20 @@ export default function Tokens() {
   ];
 
   return (
-    <Card title={t('menu.token')}>
-      <div className="page-toolbar">
-        <Button
-          type="primary"
-          icon={<PlusOutlined />}
-          onClick={() => {
-            setEditing(null);
-            setFormOpen(true);
-          }}
-          data-testid="token-create"
-        >
-          {t('token.create')}
-        </Button>
-        <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="token-refresh">
-          {t('common.refresh')}
-        </Button>
-        <SearchBox placeholder={t('token.searchPlaceholder')} onSearch={setKeyword} testId="token-search" />
-      </div>
-      {list.error && <Alert type="error" showIcon title={list.error} style={{ marginBottom: 12 }} />}
-      <Table<Token>
-        rowKey="id"
-        size="middle"
-        columns={columns}
-        dataSource={list.items}
-        loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        onRow={(r) => ({ 'data-testid': `token-row-${r.id}` }) as React.HTMLAttributes<HTMLElement>}
-      />
-      <Pager page={list.page} pageSize={list.pageSize} total={list.total} onChange={list.onPageChange} />
+    <ListPage<Token>
+      title={t('menu.token')}
+      testPrefix="token"
+      list={list}
+      columns={columns}
+      create={{ label: t('token.create'), onClick: editor.create }}
+      search={{ placeholder: t('token.searchPlaceholder'), onSearch: search }}
+    >
       <TokenForm
-        open={formOpen}
-        token={editing}
-        onClose={() => setFormOpen(false)}
+        open={editor.open}
+        token={editor.record}
+        onClose={editor.close}
         onSaved={(tok) => {
-          setFormOpen(false);
+          editor.close();
           if (tok?.key) setCreated(tok);
           void list.reload();
         }}
@@ -188,6 +148,6 @@ export default function Tokens() {
           </Button>
         </div>
       </Modal>
-    </Card>
+    </ListPage>
   );
 }

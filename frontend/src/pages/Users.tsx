@@ -1,28 +1,14 @@
-import { DeleteOutlined, DollarOutlined, EditOutlined, MoreOutlined, PlusOutlined, ReloadOutlined } from '@ant-design/icons';
-import {
-  Alert,
-  App,
-  Button,
-  Card,
-  Dropdown,
-  Popconfirm,
-  Space,
-  Table,
-  Tag,
-  Tooltip,
-  Typography,
-  type TableColumnsType,
-} from 'antd';
+import { DeleteOutlined, DollarOutlined, EditOutlined, MoreOutlined } from '@ant-design/icons';
+import { App, Button, Dropdown, Popconfirm, Space, Tag, Tooltip, Typography, type TableColumnsType } from 'antd';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, errorMessage, ROLE_ADMIN, ROLE_ROOT, type User } from '../api';
-import Pager from '../components/Pager';
+import { api, ROLE_ADMIN, ROLE_ROOT, type User } from '../api';
+import ListPage from '../components/ListPage';
 import { StatusTag } from '../components/tags';
 import UserForm from '../components/UserForm';
 import UserTopUpModal from '../components/UserTopUpModal';
 import { useIsMobile } from '../components/useIsMobile';
-import SearchBox from '../components/SearchBox';
-import { useList } from '../components/useList';
+import { useListPage } from '../components/useListPage';
 import { formatNumber } from '../lib/format';
 import { useSession } from '../session';
 
@@ -31,13 +17,10 @@ type ManageAction = 'disable' | 'enable' | 'delete' | 'promote' | 'demote';
 export default function Users() {
   const { t } = useTranslation();
   const mobile = useIsMobile();
-  const { message, modal } = App.useApp();
+  const { modal } = App.useApp();
   const { quota, user: me, isRoot } = useSession();
-  const [keyword, setKeyword] = useState('');
-  const list = useList<User>(keyword ? '/api/user/search' : '/api/user/', keyword ? { keyword } : {});
+  const { list, search, editor, act } = useListPage<User>({ path: '/api/user/', searchPath: '/api/user/search' });
   const [groups, setGroups] = useState<string[]>([]);
-  const [formOpen, setFormOpen] = useState(false);
-  const [editing, setEditing] = useState<User | null>(null);
   const [topUpUser, setTopUpUser] = useState<User | null>(null);
 
   useEffect(() => {
@@ -47,25 +30,9 @@ export default function Users() {
       .catch(() => setGroups([]));
   }, []);
 
-  const manage = async (u: User, action: ManageAction) => {
-    try {
-      await api.post('/api/user/manage', { username: u.username, action });
-      message.success(t('common.done'));
-      await list.reload();
-    } catch (e) {
-      message.error(errorMessage(e));
-    }
-  };
+  const manage = (u: User, action: ManageAction) => act(() => api.post('/api/user/manage', { username: u.username, action }));
 
-  const remove = async (u: User) => {
-    try {
-      await api.del(`/api/user/${u.id}`);
-      message.success(t('common.deleted'));
-      await list.reload();
-    } catch (e) {
-      message.error(errorMessage(e));
-    }
-  };
+  const remove = (u: User) => act(() => api.del(`/api/user/${u.id}`), t('common.deleted'));
 
   const confirmThen = (title: string, fn: () => void, danger = false) =>
     modal.confirm({ title, onOk: fn, okButtonProps: { danger, 'data-testid': 'confirm-ok' } });
@@ -126,10 +93,7 @@ export default function Users() {
             <Button
               size="small"
               icon={<EditOutlined />}
-              onClick={() => {
-                setEditing(r);
-                setFormOpen(true);
-              }}
+              onClick={() => editor.edit(r)}
               disabled={!manageable && r.id !== me?.id}
               data-testid={`user-edit-${r.id}`}
             >
@@ -174,43 +138,21 @@ export default function Users() {
   ];
 
   return (
-    <Card title={t('menu.user')}>
-      <div className="page-toolbar">
-        <Button
-          type="primary"
-          icon={<PlusOutlined />}
-          onClick={() => {
-            setEditing(null);
-            setFormOpen(true);
-          }}
-          data-testid="user-create"
-        >
-          {t('user.create')}
-        </Button>
-        <Button icon={<ReloadOutlined />} onClick={() => list.reload()} data-testid="user-refresh">
-          {t('common.refresh')}
-        </Button>
-        <SearchBox placeholder={t('user.searchPlaceholder')} onSearch={setKeyword} testId="user-search" />
-      </div>
-      {list.error && <Alert type="error" showIcon title={list.error} style={{ marginBottom: 12 }} />}
-      <Table<User>
-        rowKey="id"
-        size="middle"
-        columns={columns}
-        dataSource={list.items}
-        loading={list.loading}
-        pagination={false}
-        scroll={{ x: 'max-content' }}
-        onRow={(r) => ({ 'data-testid': `user-row-${r.id}` }) as React.HTMLAttributes<HTMLElement>}
-      />
-      <Pager page={list.page} pageSize={list.pageSize} total={list.total} onChange={list.onPageChange} />
+    <ListPage<User>
+      title={t('menu.user')}
+      testPrefix="user"
+      list={list}
+      columns={columns}
+      create={{ label: t('user.create'), onClick: editor.create }}
+      search={{ placeholder: t('user.searchPlaceholder'), onSearch: search }}
+    >
       <UserForm
-        open={formOpen}
-        user={editing}
+        open={editor.open}
+        user={editor.record}
         groups={groups}
-        onClose={() => setFormOpen(false)}
+        onClose={editor.close}
         onSaved={() => {
-          setFormOpen(false);
+          editor.close();
           void list.reload();
         }}
       />
@@ -224,6 +166,6 @@ export default function Users() {
           }}
         />
       )}
-    </Card>
+    </ListPage>
   );
 }
