@@ -6,6 +6,7 @@ an index creates it; a slave node does not migrate."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -90,6 +91,13 @@ async def test_new_database_is_migrated_and_versions_recorded(dsn: str, tmp_path
         assert {"users", "tokens", "channels", "abilities", "logs", "quota_holds", "midjourneys"} <= tables
         assert await db.migrate() == [] and await db.pending_migrations() == []
         assert await recorded(db) == everything
+
+
+async def test_a_pool_of_one_connection_migrates(dsn: str, tmp_path: Path) -> None:
+    """SQL_MAX_OPEN_CONNS=1: the lock has a connection of its own, and no migration waits for a
+    second pooled one (tortoise's per-operation transactions on MySQL did)."""
+    async with opened(dsn, tmp_path, SQL_MAX_OPEN_CONNS=1) as db, asyncio.timeout(30):
+        assert [str(step) for step in await db.migrate()] == on_disk(db.apps)
 
 
 def oneapi_migrate(dsn: str, tmp_path: Path, **env: str) -> subprocess.Popen[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import NamedTuple
 
@@ -41,7 +42,22 @@ class _Recorder(MigrationRecorder):
             await super().ensure_schema(schema_editor)
 
 
+def _without_operation_transactions(conn: BaseDBAsyncClient) -> BaseDBAsyncClient:
+    """``conn``, except where DDL cannot be rolled back (MySQL): there a copy that tortoise does
+    not wrap each operation of in a transaction. DDL commits at once there anyway, and tortoise
+    runs the operation on another pooled connection than the transaction's: with a pool of one
+    (SQL_MAX_OPEN_CONNS=1) it would wait forever."""
+    caps = conn.capabilities
+    if caps.can_rollback_ddl or not caps.supports_transactions:
+        return conn
+    client = copy.copy(conn)
+    client.capabilities = copy.copy(caps)
+    client.capabilities.__dict__["supports_transactions"] = False  # as tortoise does for MyISAM
+    return client
+
+
 def _executor(conn: BaseDBAsyncClient, url: str, apps: list[ModelApp]) -> MigrationExecutor:
+    conn = _without_operation_transactions(conn)
     executor = MigrationExecutor(conn, tortoise_config(url, apps)["apps"])
     executor.recorder = executor.loader.recorder = _Recorder(conn)
     return executor
