@@ -72,7 +72,7 @@ def check_option(gw: Gateway, key: str, value: str) -> None:
 def describe_options(gw: Gateway) -> list[dict[str, Any]]:
     """Every registered option as the settings page renders it (GET /api/option/specs)."""
     out = []
-    for key, spec in sorted(gw.registry.options.items()):
+    for key, spec in gw.registry.options.items():  # as registered: the order of a form
         plugin = gw.registry.owners.get(f"option {key}", "")
         info = gw.plugins.get(plugin)
         secret = spec.secret or spec.type == "secret"
