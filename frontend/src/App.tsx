@@ -1,4 +1,5 @@
-// Providers (antd locale, session, router) and the route table. Pages load lazily.
+// Providers (antd locale, session, router) and the route table, with the pages of the
+// loaded plugins (src/plugins). Pages load lazily.
 import { App as AntApp, ConfigProvider } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
@@ -10,7 +11,10 @@ import { BrowserRouter, Route, Routes } from 'react-router';
 import { ROLE_ADMIN, ROLE_ROOT } from './api';
 import AppLayout from './components/AppLayout';
 import RequireAuth from './components/RequireAuth';
-import { SessionProvider } from './session';
+import Loading from './components/Loading';
+import { routesOf } from './plugins/registry';
+import { usePlugins } from './plugins/usePlugins';
+import { SessionProvider, useSession } from './session';
 
 const Home = lazy(() => import('./pages/Home'));
 const About = lazy(() => import('./pages/About'));
@@ -28,13 +32,14 @@ const Users = lazy(() => import('./pages/Users'));
 const Redemptions = lazy(() => import('./pages/Redemptions'));
 const Settings = lazy(() => import('./pages/Settings'));
 const TopUp = lazy(() => import('./pages/TopUp'));
-const Midjourney = lazy(() => import('./pages/Midjourney'));
 const Profile = lazy(() => import('./pages/Profile'));
 const NotFound = lazy(() => import('./pages/NotFound'));
 
 const guard = (el: React.ReactNode, minRole = 1) => <RequireAuth minRole={minRole}>{el}</RequireAuth>;
 
 export function AppRoutes() {
+  const { statusLoaded } = useSession();
+  const plugins = usePlugins();
   return (
     <Routes>
       <Route element={<AppLayout />}>
@@ -50,13 +55,16 @@ export function AppRoutes() {
         <Route path="token" element={guard(<Tokens />)} />
         <Route path="log" element={guard(<Logs />)} />
         <Route path="topup" element={guard(<TopUp />)} />
-        <Route path="midjourney" element={guard(<Midjourney />)} />
         <Route path="profile" element={guard(<Profile />)} />
         <Route path="channel" element={guard(<Channels />, ROLE_ADMIN)} />
         <Route path="user" element={guard(<Users />, ROLE_ADMIN)} />
         <Route path="redemption" element={guard(<Redemptions />, ROLE_ADMIN)} />
         <Route path="setting" element={guard(<Settings />, ROLE_ROOT)} />
-        <Route path="*" element={<NotFound />} />
+        {routesOf(plugins).map(({ path, component: Page, minRole }) => (
+          <Route key={path} path={path} element={guard(<Page />, minRole)} />
+        ))}
+        {/* a plugin's page is known once /api/status has said which plugins are loaded */}
+        <Route path="*" element={statusLoaded ? <NotFound /> : <Loading />} />
       </Route>
     </Routes>
   );

@@ -1,5 +1,6 @@
 // The backend's /api client: same origin, session cookie, One API's envelope
 // {success, message, data[, total]}. Failures throw ApiError carrying `message`.
+import type { components } from './api-types';
 import { buildListParams, toQueryString, type QueryValue } from './lib/pagination';
 
 export type Query = Record<string, QueryValue>;
@@ -109,152 +110,21 @@ export const ROLE_USER = 1;
 export const ROLE_ADMIN = 10;
 export const ROLE_ROOT = 100;
 
-export interface PayMethod {
-  name: string;
-  type: string;
-  color?: string;
-}
+// The shapes of `data`, generated from the API's OpenAPI document (src/api-types.ts,
+// `npm run gen:api`); a test fails when the committed document differs from the API.
+type Schemas = components['schemas'];
 
-export interface Status {
-  version?: string;
-  system_name?: string;
-  logo?: string;
-  footer_html?: string;
-  start_time?: number;
-  quota_per_unit?: number;
-  display_in_currency?: boolean;
-  top_up_link?: string;
-  chat_link?: string;
-  github_oauth?: boolean;
-  github_client_id?: string;
-  turnstile_check?: boolean;
-  turnstile_site_key?: string;
-  email_verification?: boolean;
-  register_enabled?: boolean;
-  password_register_enabled?: boolean;
-  password_login_enabled?: boolean;
-  server_address?: string;
-  root_password_unchanged?: boolean;
-  pay_methods?: PayMethod[];
-  min_topup?: number;
-  [key: string]: unknown;
-}
-
-export interface User {
-  id: number;
-  username: string;
-  display_name?: string;
-  role: number;
-  status: number;
-  email?: string;
-  quota: number;
-  used_quota: number;
-  request_count: number;
-  group?: string;
-  aff_code?: string;
-  root_password_unchanged?: boolean;
-}
-
-export interface Token {
-  id: number;
-  user_id?: number;
-  key: string;
-  name: string;
-  status: number;
-  created_time: number;
-  accessed_time?: number;
-  expired_time: number;
-  remain_quota: number;
-  unlimited_quota: boolean;
-  used_quota: number;
-  models?: string | null;
-  subnet?: string | null;
-}
-
-export interface Channel {
-  id: number;
-  type: number;
-  key?: string;
-  name: string;
-  status: number;
-  base_url?: string | null;
-  models?: string;
-  group?: string;
-  model_mapping?: string | null;
-  priority?: number | null;
-  weight?: number | null;
-  config?: string | null;
-  other?: string | null;
-  system_prompt?: string | null;
-  response_time?: number;
-  balance?: number;
-  balance_updated_time?: number;
-  used_quota?: number;
-  test_time?: number;
-  created_time?: number;
-}
-
-export interface LogEntry {
-  id: number;
-  created_at: number;
-  type: number;
-  content: string;
-  username?: string;
-  token_name?: string;
-  model_name?: string;
-  quota: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  channel?: number;
-  elapsed_time?: number;
-  is_stream?: boolean;
-  request_id?: string;
-}
-
-export interface Redemption {
-  id: number;
-  name: string;
-  key: string;
-  status: number;
-  quota: number;
-  created_time: number;
-  redeemed_time?: number;
-}
-
-export interface OptionItem {
-  key: string;
-  value: string;
-}
-
-export interface TopUpOrder {
-  id?: number;
-  trade_no: string;
-  amount: number;
-  money: number;
-  payment_method: string;
-  status: string | number;
-  create_time: number;
-  complete_time?: number;
-}
-
-export interface PayForm {
-  url: string;
-  method?: 'GET' | 'POST' | string;
-  fields?: Record<string, string | number>;
-}
-
-export interface MjTask {
-  id: number;
-  mj_id: string;
-  action: string;
-  prompt: string;
-  status: string;
-  progress: string;
-  image_url?: string;
-  fail_reason?: string;
-  submit_time?: number;
-  finish_time?: number;
-  quota?: number;
-  channel_id?: number;
-  user_id?: number;
-}
+export type PayMethod = Schemas['PayMethodOut'];
+export type PluginInfo = Schemas['PluginOut'];
+/** /api/status; empty until it has loaded. */
+export type Status = Partial<Schemas['StatusOut']>;
+export type User = Schemas['UserOut'];
+export type Token = Schemas['TokenOut'];
+export type Channel = Schemas['ChannelOut'];
+export type LogEntry = Schemas['LogOut'];
+export type LogStat = Schemas['LogStatOut'];
+export type Redemption = Schemas['RedemptionOut'];
+export type OptionItem = Schemas['OptionItemOut'];
+export type OptionSpec = Schemas['OptionSpecOut'];
+export type TopUpOrder = Schemas['OrderOut'];
+export type PayForm = Schemas['PayFormOut'];

@@ -13,7 +13,6 @@ import {
   KeyOutlined,
   LogoutOutlined,
   MenuOutlined,
-  PictureOutlined,
   SettingOutlined,
   TeamOutlined,
   UserOutlined,
@@ -23,13 +22,15 @@ import { Suspense, useMemo, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { ROLE_ADMIN, ROLE_ROOT } from '../api';
+import { mergeNav, navOf } from '../plugins/registry';
+import { usePlugins } from '../plugins/usePlugins';
 import { useSession } from '../session';
 import LangSwitch from './LangSwitch';
 import Loading from './Loading';
 
 const { Header, Sider, Content, Footer } = Layout;
 
-interface NavItem {
+export interface NavItem {
   key: string;
   path: string;
   icon: ReactNode;
@@ -46,20 +47,19 @@ export const NAV_ITEMS: NavItem[] = [
   { key: 'redemption', path: '/redemption', icon: <GiftOutlined />, minRole: ROLE_ADMIN },
   { key: 'log', path: '/log', icon: <FileTextOutlined />, minRole: 1 },
   { key: 'topup', path: '/topup', icon: <CreditCardOutlined />, minRole: 1 },
-  { key: 'midjourney', path: '/midjourney', icon: <PictureOutlined />, minRole: 1 },
   { key: 'setting', path: '/setting', icon: <SettingOutlined />, minRole: ROLE_ROOT },
   { key: 'profile', path: '/profile', icon: <UserOutlined />, minRole: 1 },
   { key: 'about', path: '/about', icon: <InfoCircleOutlined />, minRole: 0 },
 ];
 
-/** Menu keys visible to a role (0 when signed out). */
-export function visibleNavKeys(role: number): string[] {
-  return NAV_ITEMS.filter((i) => (i.minRole === 0 ? true : role >= i.minRole)).map((i) => i.key);
+/** Menu keys visible to a role (0 when signed out), with the active plugins' items. */
+export function visibleNavKeys(role: number, items: NavItem[] = NAV_ITEMS): string[] {
+  return items.filter((i) => (i.minRole === 0 ? true : role >= i.minRole)).map((i) => i.key);
 }
 
-function selectedKey(pathname: string): string {
+function selectedKey(pathname: string, items: NavItem[]): string {
   if (pathname === '/') return 'home';
-  const hit = NAV_ITEMS.filter((i) => i.path !== '/' && (pathname === i.path || pathname.startsWith(`${i.path}/`))).sort((a, b) => b.path.length - a.path.length)[0];
+  const hit = items.filter((i) => i.path !== '/' && (pathname === i.path || pathname.startsWith(`${i.path}/`))).sort((a, b) => b.path.length - a.path.length)[0];
   return hit?.key ?? '';
 }
 
@@ -77,9 +77,11 @@ export default function AppLayout() {
   const setDrawerOpen = (open: boolean) => setDrawerAt(open ? location.pathname : null);
 
   const role = user?.role ?? 0;
+  const plugins = usePlugins();
+  const navItems = useMemo(() => mergeNav(NAV_ITEMS, navOf(plugins)), [plugins]);
   const items = useMemo<MenuProps['items']>(() => {
-    const keys = new Set(visibleNavKeys(role));
-    const list: NonNullable<MenuProps['items']> = NAV_ITEMS.filter((i) => keys.has(i.key)).map((i) => ({
+    const keys = new Set(visibleNavKeys(role, navItems));
+    const list: NonNullable<MenuProps['items']> = navItems.filter((i) => keys.has(i.key)).map((i) => ({
       key: i.key,
       icon: i.icon,
       label: <span data-testid={`menu-${i.key}`}>{t(`menu.${i.key}`)}</span>,
@@ -94,21 +96,21 @@ export default function AppLayout() {
       });
     }
     return list;
-  }, [role, t, status.chat_link, user]);
+  }, [role, t, status.chat_link, user, navItems]);
 
   const onMenuClick: MenuProps['onClick'] = ({ key }) => {
     if (key === 'chat') {
       window.open(status.chat_link, '_blank', 'noopener');
       return;
     }
-    const item = NAV_ITEMS.find((i) => i.key === key);
+    const item = navItems.find((i) => i.key === key);
     if (item) navigate(item.path);
   };
 
   const menu = (
     <Menu
       mode="inline"
-      selectedKeys={[selectedKey(location.pathname)]}
+      selectedKeys={[selectedKey(location.pathname, navItems)]}
       items={items}
       onClick={onMenuClick}
       data-testid="side-menu"

@@ -1,11 +1,10 @@
 // One group of options on the settings page: switches save at once, the other
 // fields save together with the group's Save button (only changed keys are sent).
-import { Alert, App, Button, Card, Form, Input, InputNumber, Modal, Space, Switch, Typography } from 'antd';
+import { Alert, App, Button, Card, Form, Input, InputNumber, Modal, Select, Space, Switch, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { api, errorMessage } from '../api';
-import { validateOption } from '../lib/json';
-import { changedOptions, toFormValue, toOptionValue, type OptionGroup } from '../lib/options';
+import { changedOptions, checkJsonOption, localized, toFormValue, toOptionValue, type OptionField, type OptionGroup } from '../lib/options';
 import Content from './Content';
 import JsonEditor, { jsonErrorText, jsonRule } from './JsonEditor';
 
@@ -16,8 +15,11 @@ export interface OptionGroupCardProps {
 }
 
 export default function OptionGroupCard({ group, stored, onStored }: OptionGroupCardProps) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { message } = App.useApp();
+  // A plugin's field has its own label and help; the core's are translations.
+  const labelOf = (f: OptionField) => localized(f.label, i18n.language) || t(`option.${f.key}`);
+  const helpOf = (f: OptionField) => localized(f.help, i18n.language) || undefined;
   const [form] = Form.useForm<Record<string, unknown>>();
   const [saving, setSaving] = useState(false);
   const [switching, setSwitching] = useState('');
@@ -59,7 +61,7 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
     }
     const { changes, errors } = changedOptions(inputs, stored, form.getFieldsValue());
     if (errors.length) {
-      setError(`${t(`option.${errors[0].key}`)}: ${jsonErrorText(errors[0].check, t)}`);
+      setError(`${labelOf(inputs.find((f) => f.key === errors[0].key)!)}: ${jsonErrorText(errors[0].check, t)}`);
       return;
     }
     if (!changes.length) {
@@ -81,7 +83,7 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
   };
 
   return (
-    <Card size="small" title={t(`settings.group.${group.id}`)} style={{ marginBottom: 16 }} data-testid={`settings-group-${group.id}`}>
+    <Card size="small" title={t(`settings.group.${group.id}`, { defaultValue: group.id })} style={{ marginBottom: 16 }} data-testid={`settings-group-${group.id}`}>
       {error && <Alert type="error" showIcon title={error} style={{ marginBottom: 12 }} />}
       {switches.length > 0 && (
         <Space orientation="vertical" style={{ width: '100%', marginBottom: inputs.length ? 16 : 0 }}>
@@ -93,7 +95,8 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
                 onChange={(c) => toggle(f.key, c)}
                 data-testid={`option-${f.key}`}
               />
-              <span>{t(`option.${f.key}`)}</span>
+              <span>{labelOf(f)}</span>
+              {helpOf(f) && <Typography.Text type="secondary">{helpOf(f)}</Typography.Text>}
             </Space>
           ))}
         </Space>
@@ -101,11 +104,12 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
       {inputs.length > 0 && (
         <Form form={form} layout="vertical" initialValues={initialValues}>
           {inputs.map((f) => {
-            const label = t(`option.${f.key}`);
+            const label = labelOf(f);
+            const help = helpOf(f);
             if (f.kind === 'json') {
-              const validate = (text: string) => validateOption(f.key, text);
+              const validate = (text: string) => checkJsonOption(f.key, text);
               return (
-                <Form.Item key={f.key} name={f.key} label={label} rules={[jsonRule(validate, t, false)]}>
+                <Form.Item key={f.key} name={f.key} label={label} extra={help} rules={[jsonRule(validate, t, false)]}>
                   <JsonEditor validate={validate} rows={10} allowEmpty={false} testId={`option-${f.key}`} />
                 </Form.Item>
               );
@@ -125,7 +129,7 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
                       )}
                     </Space>
                   }
-                  extra={f.kind === 'markdown' ? t('settings.markdownHelp') : t('settings.htmlHelp')}
+                  extra={help ?? (f.kind === 'markdown' ? t('settings.markdownHelp') : t('settings.htmlHelp'))}
                 >
                   <Input.TextArea rows={f.kind === 'markdown' ? 6 : 3} data-testid={`option-${f.key}`} />
                 </Form.Item>
@@ -133,20 +137,31 @@ export default function OptionGroupCard({ group, stored, onStored }: OptionGroup
             }
             if (f.kind === 'number') {
               return (
-                <Form.Item key={f.key} name={f.key} label={label}>
-                  <InputNumber style={{ width: '100%', maxWidth: 320 }} data-testid={`option-${f.key}`} />
+                <Form.Item key={f.key} name={f.key} label={label} extra={help}>
+                  <InputNumber min={f.min} max={f.max} style={{ width: '100%', maxWidth: 320 }} data-testid={`option-${f.key}`} />
                 </Form.Item>
               );
             }
             if (f.kind === 'secret') {
               return (
-                <Form.Item key={f.key} name={f.key} label={label} extra={t('settings.secretHelp')}>
+                <Form.Item key={f.key} name={f.key} label={label} extra={help ? `${help}. ${t('settings.secretHelp')}` : t('settings.secretHelp')}>
                   <Input.Password autoComplete="new-password" placeholder={t('settings.secretPlaceholder')} data-testid={`option-${f.key}`} />
                 </Form.Item>
               );
             }
+            if (f.kind === 'select') {
+              return (
+                <Form.Item key={f.key} name={f.key} label={label} extra={help}>
+                  <Select
+                    style={{ width: '100%', maxWidth: 320 }}
+                    options={(f.choices ?? []).map((c) => ({ value: c, label: c }))}
+                    data-testid={`option-${f.key}`}
+                  />
+                </Form.Item>
+              );
+            }
             return (
-              <Form.Item key={f.key} name={f.key} label={label}>
+              <Form.Item key={f.key} name={f.key} label={label} extra={help}>
                 <Input data-testid={`option-${f.key}`} />
               </Form.Item>
             );

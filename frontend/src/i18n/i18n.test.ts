@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import en from './en.json';
 import zh from './zh-CN.json';
+import { MODULES } from '../plugins/registry';
 import { pickLanguage } from './index';
 
 type Tree = { [k: string]: string | Tree };
@@ -15,8 +16,10 @@ function flatten(tree: Tree, prefix = ''): Record<string, string> {
   return out;
 }
 
-const flatEn = flatten(en as Tree);
-const flatZh = flatten(zh as Tree);
+// the core's translations and those of every plugin UI module (merged the same way at run time)
+const plugin = (lang: string) => Object.assign({}, ...MODULES.map((m) => flatten((m.messages?.[lang] ?? {}) as Tree)));
+const flatEn: Record<string, string> = { ...flatten(en as Tree), ...plugin('en') };
+const flatZh: Record<string, string> = { ...flatten(zh as Tree), ...plugin('zh-CN') };
 const vars = (s: string) => [...s.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]).sort();
 
 describe('translations', () => {
@@ -50,8 +53,23 @@ describe('translations', () => {
     expect(missing).toEqual([]);
   });
 
+  it('of every plugin module have the same keys in en and zh-CN', () => {
+    for (const m of MODULES) {
+      const e = Object.keys(flatten((m.messages?.en ?? {}) as Tree)).sort();
+      const z = Object.keys(flatten((m.messages?.['zh-CN'] ?? {}) as Tree)).sort();
+      expect(z, m.name).toEqual(e);
+    }
+  });
+
+  it('label every plugin menu entry', () => {
+    for (const item of MODULES.flatMap((m) => m.nav ?? [])) {
+      expect(flatEn[`menu.${item.key}`], item.key).toBeTruthy();
+      expect(flatZh[`menu.${item.key}`], item.key).toBeTruthy();
+    }
+  });
+
   it('cover the keys built at run time', () => {
-    for (const k of ['menu.home', 'menu.dashboard', 'menu.token', 'menu.channel', 'menu.user', 'menu.redemption', 'menu.log', 'menu.topup', 'menu.midjourney', 'menu.setting', 'menu.profile', 'menu.about']) {
+    for (const k of ['menu.home', 'menu.dashboard', 'menu.token', 'menu.channel', 'menu.user', 'menu.redemption', 'menu.log', 'menu.topup', 'menu.setting', 'menu.profile', 'menu.about']) {
       expect(flatEn[k], k).toBeTruthy();
     }
     for (const s of [1, 2, 3, 4]) expect(flatEn[`status.token.${s}`]).toBeTruthy();

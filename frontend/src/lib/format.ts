@@ -34,7 +34,7 @@ export function formatQuota(quota: number | null | undefined, display: QuotaDisp
 
 /**
  * Unix time → local `YYYY-MM-DD HH:mm:ss`; 0 or negative → ''. Values above 1e11 are
- * taken as milliseconds (Midjourney tasks store ms), the rest as seconds.
+ * taken as milliseconds (some plugins store task times in ms), the rest as seconds.
  */
 export function formatTime(unix: number | null | undefined): string {
   const v = Number(unix) || 0;

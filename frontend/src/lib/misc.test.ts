@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { byDay, byModel, stackedByDay, type DashboardRow } from './dashboard';
-import { mjProgressStatus, mjStatusColor, parseProgress } from './mj';
-import { paymentFormSpec } from './payment';
 import { buildSnippets, exampleModel } from './snippets';
 import { firstInvalidCidr, isValidCidr } from './validate';
 
@@ -77,43 +75,5 @@ describe('token snippets', () => {
     expect(exampleModel('claude-3-haiku, gpt-4', ['x'])).toBe('claude-3-haiku');
     expect(exampleModel('', ['gemini-1.5-pro'])).toBe('gemini-1.5-pro');
     expect(exampleModel(null, [])).toBe('gpt-4o-mini');
-  });
-});
-
-describe('payment form', () => {
-  it('builds a POST form with string fields', () => {
-    expect(paymentFormSpec({ url: 'https://pay.example.com/submit.php', method: 'POST', fields: { pid: 1001, money: '10.00', sign: 'ab', skip: null } })).toEqual({
-      action: 'https://pay.example.com/submit.php',
-      method: 'POST',
-      inputs: [
-        ['pid', '1001'],
-        ['money', '10.00'],
-        ['sign', 'ab'],
-      ],
-    });
-  });
-
-  it('keeps GET, defaults to POST and refuses non-http URLs', () => {
-    expect(paymentFormSpec({ url: 'http://x/pay', method: 'get' }).method).toBe('GET');
-    expect(paymentFormSpec({ url: 'http://x/pay' }).method).toBe('POST');
-    expect(() => paymentFormSpec({ url: 'javascript:alert(1)' })).toThrow();
-  });
-});
-
-describe('midjourney helpers', () => {
-  it('parses progress', () => {
-    expect(parseProgress('45%')).toBe(45);
-    expect(parseProgress('100%')).toBe(100);
-    expect(parseProgress('')).toBe(0);
-    expect(parseProgress(undefined)).toBe(0);
-    expect(parseProgress('250%')).toBe(100);
-  });
-
-  it('maps status to colours and progress states', () => {
-    expect(mjStatusColor('SUCCESS')).toBe('green');
-    expect(mjStatusColor('weird')).toBe('default');
-    expect(mjProgressStatus('FAILURE')).toBe('exception');
-    expect(mjProgressStatus('IN_PROGRESS')).toBe('active');
-    expect(mjProgressStatus('')).toBe('normal');
   });
 });

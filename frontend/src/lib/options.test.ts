@@ -60,10 +60,14 @@ describe('option value conversion', () => {
 describe('settings sections', () => {
   const all = OPTION_SECTIONS.flatMap((s) => s.groups.flatMap((g) => g.fields));
 
+  it('names no plugin option (those come from the plugins\' descriptions)', () => {
+    expect(all.filter((f) => /^(Mj|Epay|PayAddress)/.test(f.key))).toEqual([]);
+  });
+
   it('lists every option of the brief once', () => {
     const keys = all.map((f) => f.key);
     expect(new Set(keys).size).toBe(keys.length);
-    for (const k of ['SystemName', 'SMTPToken', 'QuotaPerUnit', 'ModelPrice', 'PayMethods', 'MjActionCheckSuccessEnabled', 'HomePageContent']) {
+    for (const k of ['SystemName', 'SMTPToken', 'QuotaPerUnit', 'ModelPrice', 'PayMethods', 'CustomCallbackAddress', 'HomePageContent']) {
       expect(keys).toContain(k);
     }
   });
@@ -82,6 +86,6 @@ describe('settings sections', () => {
 
   it('marks secrets as secret so they are never prefilled', () => {
     const secrets = all.filter((f) => f.kind === 'secret').map((f) => f.key);
-    expect(secrets.sort()).toEqual(['EpayKey', 'GitHubClientSecret', 'SMTPToken', 'TurnstileSecretKey']);
+    expect(secrets.sort()).toEqual(['GitHubClientSecret', 'SMTPToken', 'TurnstileSecretKey']);
   });
 });

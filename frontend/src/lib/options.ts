@@ -1,12 +1,22 @@
-// The root settings page: which options exist, how each is edited, and which
-// changed values to send (one PUT /api/option/ per key).
-import { validateOption, type JsonCheck } from './json';
+// The root settings page: the core's options, how each is edited, and which changed
+// values to send (one PUT /api/option/ per key). Plugins' options are added from their
+// descriptions (lib/pluginOptions.ts).
+import { isJsonOption, parseJson, validateOption, type JsonCheck } from './json';
 
-export type OptionKind = 'bool' | 'string' | 'text' | 'markdown' | 'number' | 'secret' | 'json';
+export type OptionKind = 'bool' | 'string' | 'text' | 'markdown' | 'number' | 'secret' | 'json' | 'select';
+
+/** Text by language, e.g. `{en: 'Poll interval', 'zh-CN': '轮询间隔'}`. */
+export type Localized = Record<string, string>;
 
 export interface OptionField {
   key: string;
   kind: OptionKind;
+  /** A plugin's own label and help; the core's come from the translations (`option.{key}`). */
+  label?: Localized;
+  help?: Localized;
+  choices?: string[];
+  min?: number;
+  max?: number;
 }
 
 export interface OptionGroup {
@@ -15,8 +25,10 @@ export interface OptionGroup {
 }
 
 export interface OptionSection {
-  id: 'system' | 'operation' | 'ratio' | 'payment' | 'midjourney';
+  id: string;
   groups: OptionGroup[];
+  /** Shown only while a loaded plugin provides this (e.g. "payment"). */
+  requires?: string;
 }
 
 const f = (kind: OptionKind, ...keys: string[]): OptionField[] => keys.map((key) => ({ key, kind }));
@@ -54,21 +66,21 @@ export const OPTION_SECTIONS: OptionSection[] = [
   },
   {
     id: 'payment',
-    groups: [
-      { id: 'epay', fields: [...f('string', 'PayAddress', 'EpayId'), ...f('secret', 'EpayKey'), ...f('string', 'CustomCallbackAddress')] },
-      { id: 'pricing', fields: [...f('number', 'Price', 'MinTopUp'), ...f('json', 'TopupGroupRatio', 'PayMethods')] },
-    ],
-  },
-  {
-    id: 'midjourney',
+    requires: 'payment',
     groups: [
       {
-        id: 'mj',
-        fields: f('bool', 'MjNotifyEnabled', 'MjAccountFilterEnabled', 'MjModeClearEnabled', 'MjForwardUrlEnabled', 'MjActionCheckSuccessEnabled'),
+        id: 'pricing',
+        fields: [...f('number', 'Price', 'MinTopUp'), ...f('json', 'TopupGroupRatio', 'PayMethods'), ...f('string', 'CustomCallbackAddress')],
       },
     ],
   },
 ];
+
+/** Text in `lang`, else English, else any; blank when there is none. */
+export function localized(text: Localized | undefined, lang: string): string {
+  if (!text) return '';
+  return text[lang] || text.en || Object.values(text).find(Boolean) || '';
+}
 
 export function optionsToMap(list: { key: string; value: unknown }[] | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -93,6 +105,12 @@ export function toOptionValue(kind: OptionKind, value: unknown): string {
   if (kind === 'bool') return value ? 'true' : 'false';
   if (value === undefined || value === null) return '';
   return String(value);
+}
+
+/** The core's JSON options have a shape to check; a plugin's need only be JSON (or blank). */
+export function checkJsonOption(key: string, value: string): JsonCheck {
+  if (isJsonOption(key)) return validateOption(key, value);
+  return value.trim() === '' ? { ok: true, value: null } : parseJson(value);
 }
 
 export interface OptionChange {
@@ -121,7 +139,7 @@ export function changedOptions(fields: OptionField[], stored: Record<string, str
     }
     if (value === (stored[key] ?? '')) continue;
     if (kind === 'json') {
-      const check = validateOption(key, value);
+      const check = checkJsonOption(key, value);
       if (!check.ok) {
         errors.push({ key, check });
         continue;

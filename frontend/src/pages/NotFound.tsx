@@ -6,15 +6,17 @@ export default function NotFound() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   return (
-    <Result
-      status="404"
-      title="404"
-      subTitle={t('common.notFound')}
-      extra={
-        <Button type="primary" onClick={() => navigate('/')}>
-          {t('menu.home')}
-        </Button>
-      }
-    />
+    <div data-testid="not-found">
+      <Result
+        status="404"
+        title="404"
+        subTitle={t('common.notFound')}
+        extra={
+          <Button type="primary" onClick={() => navigate('/')}>
+            {t('menu.home')}
+          </Button>
+        }
+      />
+    </div>
   );
 }

@@ -1,14 +1,14 @@
+// The drawing tasks of the Midjourney plugin (GET /api/mj/, /api/mj/self) as a gallery.
 import { PictureOutlined, ReloadOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Col, Empty, Image, Progress, Row, Segmented, Space, Spin, Tag, Tooltip, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { MjTask } from '../api';
-import Pager from '../components/Pager';
-import SearchBox from '../components/SearchBox';
-import { useList } from '../components/useList';
-import { formatTime } from '../lib/format';
-import { mjProgressStatus, mjStatusColor, parseProgress } from '../lib/mj';
-import { useSession } from '../session';
+import Pager from '../../components/Pager';
+import SearchBox from '../../components/SearchBox';
+import { useList } from '../../components/useList';
+import { formatTime } from '../../lib/format';
+import { mjProgressStatus, mjStatusColor, parseProgress, type MjTask } from './mj';
+import { useSession } from '../../session';
 
 function TaskCard({ task, showAdmin }: { task: MjTask; showAdmin: boolean }) {
   const { t } = useTranslation();

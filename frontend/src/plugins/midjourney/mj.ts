@@ -1,5 +1,22 @@
 // Midjourney task helpers.
 
+/** A task as GET /api/mj/ and /api/mj/self show it. */
+export interface MjTask {
+  id: number;
+  mj_id: string;
+  action: string;
+  prompt: string;
+  status: string;
+  progress: string;
+  image_url?: string;
+  fail_reason?: string;
+  submit_time?: number;
+  finish_time?: number;
+  quota?: number;
+  channel_id?: number;
+  user_id?: number;
+}
+
 /** "45%" → 45; clamps to 0..100; blank or junk → 0. */
 export function parseProgress(progress: string | number | null | undefined): number {
   const n = parseFloat(String(progress ?? '').replace('%', ''));
