@@ -11,10 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import services
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess, api
 
 ECHO_SITE = str(Path(__file__).parent / "plugins" / "site")
+
+# Under CI=true a skipped PostgreSQL/MariaDB/Redis test fails the run (tests/services.py).
+pytest_sessionstart = services.pytest_sessionstart
+pytest_runtest_logreport = services.pytest_runtest_logreport
+pytest_sessionfinish = services.pytest_sessionfinish
+pytest_terminal_summary = services.pytest_terminal_summary
 
 
 def gateway_env(**extra: str) -> dict[str, str]:

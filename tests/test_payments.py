@@ -5,7 +5,6 @@ invitation rebate; on SQLite and PostgreSQL. The HTTP flow with EPay is in plugi
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -23,6 +22,7 @@ from oneapi.options import Options
 from oneapi.registry import PaymentProvider, build_registry
 from oneapi.settings import Settings
 from tests.dbs import postgres_database
+from tests.services import require_service
 
 QPU = 500_000
 
@@ -88,18 +88,11 @@ class Gw:
         self.options._parsed.clear()
 
 
-def _pg_up() -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", 5432)) == 0
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def dsn(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     with ExitStack() as stack:
         if request.param == "postgres":
-            if not _pg_up():
-                pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+            require_service("PostgreSQL")
             yield "postgres", stack.enter_context(postgres_database())
         else:
             yield "sqlite", ""

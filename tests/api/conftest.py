@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,15 +15,10 @@ import pytest
 
 from tests.dbs import mariadb_database, postgres_database
 from tests.gateway import GatewayProcess
+from tests.services import require_service
 
 PASSWORD = "password123"
 _names = itertools.count(1)
-
-
-def _reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def unique(prefix: str = "u") -> str:
@@ -109,12 +103,10 @@ def _start(stack: ExitStack, dialect: str) -> Api:
     env = {"CRITICAL_RATE_LIMIT": "0", "GLOBAL_API_RATE_LIMIT": "0", "SQL_MAX_OPEN_CONNS": "10"}
     dsn = ""
     if dialect == "postgres":
-        if not _reachable(5432):
-            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        require_service("PostgreSQL")
         dsn = stack.enter_context(postgres_database())
     elif dialect == "mariadb":
-        if not _reachable(3306):
-            pytest.skip("MariaDB is not running on 127.0.0.1:3306")
+        require_service("MariaDB")
         dsn = stack.enter_context(mariadb_database())
     if dsn:
         env["SQL_DSN"] = dsn
