@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -113,6 +116,18 @@ class Admin:
     def logs(self, **params: Any) -> list[dict[str, Any]]:
         return list(api(self.root, "GET", "/api/log/", params={"page_size": 100, **params}))
 
+    def settled(self, user_id: int, timeout: float = 10) -> None:
+        """Wait until no quota hold of the user is open: every request of theirs that the gateway
+        has reserved for is charged (its consume log written with it) or given back."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = [h for h in api(self.root, "GET", "/api/log/holds", params={"page_size": 100})
+                    if h["user_id"] == user_id]
+            if not left:
+                return
+            assert time.monotonic() < deadline, f"holds of user {user_id} still open: {left}"
+            time.sleep(0.02)
+
 
 @contextlib.contextmanager
 def logged_in_user(admin: Admin, quota: int = 100_000_000) -> Iterator[dict[str, Any]]:
@@ -131,6 +146,61 @@ def new_token(admin: Admin, owner: dict[str, Any], remain_quota: int = 5_000_000
     api(owner["session"], "POST", "/api/token/", json={"name": name, "remain_quota": remain_quota,
                                                         "unlimited_quota": False, "expired_time": -1})
     return dict(api(owner["session"], "GET", "/api/token/search", params={"keyword": name})[0])
+
+
+F = TypeVar("F")
+Prices = dict[str, float | tuple[float, float]]  # model -> ratio, or (ratio, completion ratio)
+
+
+@dataclass
+class GatewayWorld:
+    """A gateway subprocess, its root as an ``Admin``, a user with quota logged in once
+    (``owner``, or None) and the fake upstreams started with it: made by ``start_world``,
+    stopped when its ``ExitStack`` closes."""
+
+    gateway: GatewayProcess
+    admin: Admin
+    owner: dict[str, Any] | None
+    stack: contextlib.ExitStack = field(repr=False)
+
+    def fake(self, kind: Callable[..., F], **knobs: Any) -> F:
+        """Start a fake upstream (``tests.fakes``) that lives as long as this world."""
+        return self.stack.enter_context(kind(**knobs))  # type: ignore[arg-type]
+
+    def token(self, remain_quota: int = 5_000_000) -> dict[str, Any]:
+        """A fresh token of ``owner``: its consume logs are the test's own."""
+        assert self.owner is not None, "this world was started without an owner"
+        return new_token(self.admin, self.owner, remain_quota)
+
+
+def start_world(stack: contextlib.ExitStack, name: str, prices: Prices | None = None,
+                owner: bool = True, **env: str) -> GatewayWorld:
+    """Start a gateway (``gateway_env`` plus ``env``), log its root in, set the model and
+    completion ratios of ``prices`` and (``owner``) log a user with quota in; ``stack``
+    stops it all. The one way the plugins' tests start theirs (plugins/conftest.py)."""
+    gw = GatewayProcess(gateway_env(**env), name=name).start()
+    stack.callback(gw.stop)
+    root = gw.login()
+    stack.callback(root.close)
+    admin = Admin(gw, root)
+    ratios = {m: p[0] if isinstance(p, tuple) else p for m, p in (prices or {}).items()}
+    completion = {m: p[1] for m, p in (prices or {}).items() if isinstance(p, tuple)}
+    if ratios:
+        admin.option("ModelRatio", json.dumps(ratios))
+    if completion:
+        admin.option("CompletionRatio", json.dumps(completion))
+    user = stack.enter_context(logged_in_user(admin)) if owner else None
+    return GatewayWorld(gw, admin, user, stack)
+
+
+def wait_logs(admin: Admin, token_name: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    """The consume logs of a token, once there are ``count`` of them (all there are at ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = admin.logs(token_name=token_name, type=2)
+        if len(logs) >= count or time.monotonic() > deadline:
+            return logs
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

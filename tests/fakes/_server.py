@@ -204,6 +204,7 @@ class UpstreamFake(ThreadedFake):
 
     def __init__(self, port: int = 0, **knobs: Any) -> None:
         self._records: list[RecordedRequest] = []
+        self._answered = 0
         self._ids = itertools.count(1)
         super().__init__(port, **knobs)
 
@@ -213,11 +214,32 @@ class UpstreamFake(ThreadedFake):
         with self._lock:
             return list(self._records)
 
+    @property
+    def answered(self) -> int:
+        """How many requests were answered to the end (their handler returned, the whole body
+        written or the client gone), since the last ``reset``."""
+        with self._lock:
+            return self._answered
+
     def reset(self) -> None:
         """Forget recorded requests and restore every knob to its starting value."""
         with self._lock:
             self._records.clear()
+            self._answered = 0
             super().reset()
+
+    def _app(self) -> web.Application:
+        app = super()._app()
+        app.middlewares.insert(0, self._count_answer)
+        return app
+
+    @web.middleware
+    async def _count_answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            with self._lock:
+                self._answered += 1
 
     def fail(self, status: int, body: FailBody = None, times: int | None = None) -> None:
         """Fail the next ``times`` requests (``None``: all) with ``status`` and ``body``."""

@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import openai
 import pytest
 
 from oneapi.tokenizer import Tokenizer
-from tests.conftest import Admin
-from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.conftest import wait_logs
+from tests.relay.conftest import client_for
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def priced(admin: Admin) -> None:
-    """Simple prices so expected quota is easy to compute by hand."""
-    admin.option("ModelRatio", '{"test-model": 2, "cheap-model": 0.5, "gpt-4o-mini": 0.075}')
-    admin.option("CompletionRatio", '{"test-model": 3}')
-    admin.option("ModelPrice", '{"flat-model": 0.01}')
-    admin.option("GroupRatio", '{"default": 1, "vip": 1.5, "svip": 1}')
-
-
-@pytest.fixture
-def setup(admin: Admin, upstream: FakeOpenAI, priced: None) -> dict[str, Any]:
-    channel = admin.channel(upstream.base_url, "test-model,cheap-model,flat-model,gpt-4o-mini")
-    user = admin.user(quota=10_000_000)
-    token = admin.token(user, remain_quota=5_000_000)
-    yield {"channel": channel, "user": user, "token": token}
-    admin.delete_channel(channel["id"])
-
-
-def client_for(gateway: GatewayProcess, token: dict[str, Any], **kw: Any) -> openai.OpenAI:
-    return openai.OpenAI(api_key="sk-" + token["key"], base_url=gateway.base_url + "/v1", max_retries=0, **kw)
-
-
-def wait_logs(admin: Admin, token_name: str, count: int, timeout: float = 10) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        logs = admin.logs(token_name=token_name, type=2)
-        if len(logs) >= count or time.monotonic() > deadline:
-            return logs
-        time.sleep(0.05)
 
 
 def test_chat_non_stream_is_billed_by_the_formula(gateway, admin, setup, upstream) -> None:

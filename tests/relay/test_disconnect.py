@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 
 import httpx
 import pytest
 
 from oneapi._http import open_stream, upstream_client
 from oneapi.tokenizer import Tokenizer
-from tests.relay.test_chat import priced, wait_logs  # noqa: F401
+from tests.conftest import wait_logs
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_client_disconnect_bills_only_delivered(gateway, admin, upstream, priced) -> None:  # noqa: F811
+def test_client_disconnect_bills_only_delivered(gateway, admin, upstream, priced) -> None:
     channel = admin.channel(upstream.base_url, "test-model")
     user = admin.user(quota=1_000_000)
     token = admin.token(user)
@@ -40,13 +39,13 @@ def test_client_disconnect_bills_only_delivered(gateway, admin, upstream, priced
         assert log["completion_tokens"] in counts
         assert log["completion_tokens"] < tok.count_text("test-model", "".join(f"tok{i} " for i in range(40)))
         assert log["quota"] == math.ceil(2 * (log["prompt_tokens"] + 3 * log["completion_tokens"]))
-        time.sleep(0.2)
+        admin.settled(user["id"])
         assert admin.user_row(user["id"])["quota"] == 1_000_000 - log["quota"]
     finally:
         admin.delete_channel(channel["id"])
 
 
-def test_upstream_reset_mid_stream_bills_delivered(gateway, admin, upstream, priced) -> None:  # noqa: F811
+def test_upstream_reset_mid_stream_bills_delivered(gateway, admin, upstream, priced) -> None:
     channel = admin.channel(upstream.base_url, "test-model")
     token = admin.token(admin.user())
     upstream.chunk_count = 20

@@ -10,7 +10,8 @@ import openai
 import pytest
 
 from oneapi.tokenizer import Tokenizer
-from tests.relay.test_chat import client_for, priced, setup, wait_logs  # noqa: F401
+from tests.conftest import wait_logs
+from tests.relay.conftest import client_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -18,7 +19,7 @@ SENTENCE = "The quick brown fox jumps over the lazy dog."
 
 
 @pytest.fixture
-def audio_setup(admin, upstream, priced):  # noqa: F811
+def audio_setup(admin, upstream, priced):
     channel = admin.channel(upstream.base_url, "whisper-1,tts-1,dall-e-3,dall-e-2,text-embedding-3-small,"
                             "text-moderation-latest,omni-moderation-latest")
     user = admin.user()
@@ -138,7 +139,7 @@ def test_body_too_large_is_413(gateway, audio_setup) -> None:
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 
 
-def test_no_channel_is_503(gateway, admin, priced) -> None:  # noqa: F811
+def test_no_channel_is_503(gateway, admin, priced) -> None:
     token = admin.token(admin.user())
     with pytest.raises(openai.InternalServerError) as err:
         client_for(gateway, token).chat.completions.create(
@@ -146,7 +147,7 @@ def test_no_channel_is_503(gateway, admin, priced) -> None:  # noqa: F811
     assert err.value.status_code == 503 and "cheap-model" in str(err.value)
 
 
-def test_html_upstream_body_is_a_clear_502(gateway, admin, upstream, priced) -> None:  # noqa: F811
+def test_html_upstream_body_is_a_clear_502(gateway, admin, upstream, priced) -> None:
     channel = admin.channel(upstream.base_url, "cheap-model")
     token = admin.token(admin.user())
     upstream.fail(502, "<html><body>Bad gateway</body></html>")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
 
 import httpx
@@ -13,7 +12,6 @@ from oneapi.cache import ChannelTable
 from oneapi.relay.context import ChannelRecord
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import api
-from tests.relay.test_chat import priced  # noqa: F401
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -47,7 +45,7 @@ def two_upstreams():
         yield a, b
 
 
-def test_priority_and_weight_end_to_end(gateway, admin, two_upstreams, priced) -> None:  # noqa: F811
+def test_priority_and_weight_end_to_end(gateway, admin, two_upstreams, priced) -> None:
     a, b = two_upstreams
     high = admin.channel(a.base_url, "cheap-model", priority=10)
     low = admin.channel(b.base_url, "cheap-model", priority=0)
@@ -61,7 +59,7 @@ def test_priority_and_weight_end_to_end(gateway, admin, two_upstreams, priced) -
         admin.delete_channel(low["id"])
 
 
-def test_retry_goes_to_another_channel_and_never_the_failed_one(gateway, admin, two_upstreams, priced) -> None:  # noqa: F811
+def test_retry_goes_to_another_channel_and_never_the_failed_one(gateway, admin, two_upstreams, priced) -> None:
     a, b = two_upstreams
     admin.option("RetryTimes", "2")
     bad = admin.channel(a.base_url, "cheap-model", priority=10)
@@ -86,14 +84,14 @@ def test_retry_goes_to_another_channel_and_never_the_failed_one(gateway, admin, 
         admin.delete_channel(good["id"])
 
 
-def test_failed_request_refunds_everything(gateway, admin, upstream, priced) -> None:  # noqa: F811
+def test_failed_request_refunds_everything(gateway, admin, upstream, priced) -> None:
     channel = admin.channel(upstream.base_url, "cheap-model")
     user = admin.user(quota=100_000)
     token = admin.token(user, remain_quota=100_000)
     upstream.fail(500)
     try:
         assert chat(gateway, token).status_code == 500
-        time.sleep(0.3)
+        admin.settled(user["id"])
         assert admin.user_row(user["id"])["quota"] == 100_000
         owner = gateway.login(user["username"], "password123")
         assert api(owner, "GET", f"/api/token/{token['id']}")["remain_quota"] == 100_000
@@ -102,7 +100,7 @@ def test_failed_request_refunds_everything(gateway, admin, upstream, priced) -> 
         admin.delete_channel(channel["id"])
 
 
-def test_auto_disable_then_test_re_enables_only_auto_disabled(gateway, admin, upstream, priced) -> None:  # noqa: F811
+def test_auto_disable_then_test_re_enables_only_auto_disabled(gateway, admin, upstream, priced) -> None:
     admin.option("AutomaticDisableChannelEnabled", "true")
     admin.option("AutomaticEnableChannelEnabled", "true")
     auto = admin.channel(upstream.base_url, "cheap-model")

@@ -8,13 +8,12 @@ import httpx
 import pytest
 
 from tests.gateway import api
-from tests.relay.test_chat import priced  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def channel(admin, upstream, priced):  # noqa: F811
+def channel(admin, upstream, priced):
     ch = admin.channel(upstream.base_url, "cheap-model,test-model")
     yield ch
     admin.delete_channel(ch["id"])

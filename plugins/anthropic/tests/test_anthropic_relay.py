@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env, logged_in_user, new_token
+from tests.conftest import Admin, wait_logs
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.gateway import GatewayProcess, api
 
@@ -26,41 +25,21 @@ WEATHER = {"type": "function", "function": {
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(expected_key=KEY) as server:
-        yield server
+def relay(plugin_relay: Any) -> Any:
+    return plugin_relay("anthropic", prices={HAIKU: (2, 3), "claude-alias": (1, 5)})
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(gateway_env(), name="anthropic").start()
-    yield gw
-    gw.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: GatewayProcess) -> Iterator[Admin]:
-    root = gateway.login()
-    admin = Admin(gateway, root)
-    admin.option("ModelRatio", json.dumps({HAIKU: 2, "claude-alias": 1}))
-    admin.option("CompletionRatio", json.dumps({HAIKU: 3, "claude-alias": 5}))
-    yield admin
-    root.close()
-
-
-@pytest.fixture(scope="module")
-def owner(admin: Admin) -> Iterator[dict[str, Any]]:
-    """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    with logged_in_user(admin) as owner:
-        yield owner
+def fake(relay: Any) -> FakeAnthropic:
+    return relay.fake(FakeAnthropic, expected_key=KEY)
 
 
 @pytest.fixture
-def setup(admin: Admin, fake: FakeAnthropic, owner: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def setup(relay: Any, admin: Admin, fake: FakeAnthropic, owner: dict[str, Any]) -> Iterator[dict[str, Any]]:
     fake.reset()
     channel = admin.channel(fake.base_url, f"{HAIKU},claude-3-haiku-20240307,claude-alias", type=14,
                             key=KEY, model_mapping=json.dumps({"claude-alias": "claude-sonnet-4-20250514"}))
-    token = new_token(admin, owner)
+    token = relay.token()
     yield {"channel": channel, "user": owner["user"], "token": token}
     admin.delete_channel(channel["id"])
     fake.reset()
@@ -73,9 +52,7 @@ def client(gateway: GatewayProcess, setup: dict[str, Any]) -> openai.OpenAI:
 
 def wait_log(admin: Admin, setup: dict[str, Any]) -> dict[str, Any]:
     """The one consume log of the test's token."""
-    deadline = time.monotonic() + 10
-    while not (logs := admin.logs(token_name=setup["token"]["name"], type=2)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    logs = wait_logs(admin, setup["token"]["name"], 1)
     assert len(logs) == 1, logs
     return logs[0]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.conftest import Admin, gateway_env, logged_in_user, new_token
+from tests.conftest import Admin, wait_logs
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
@@ -32,49 +31,34 @@ TEXT = "tok0 tok1 tok2 tok3 tok4 "
 
 
 @pytest.fixture(scope="module")
-def fake_ant() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(expected_key=ANT_KEY) as server:
-        yield server
+def relay(plugin_relay: Any) -> Any:
+    """The gateway (request bodies up to 0.5 MB), with one OpenAI and one Anthropic channel."""
+    relay = plugin_relay("inbound", prices={HAIKU: (2, 3), GPT: (1.5, 4), "claude-alias": (1, 5)},
+                         MAX_REQUEST_BODY_MB="0.5")
+    relay.ant = relay.fake(FakeAnthropic, expected_key=ANT_KEY)
+    relay.oai = relay.fake(FakeOpenAI, expected_key=OAI_KEY)
+    relay.admin.channel(relay.oai.base_url, GPT, type=1, key=OAI_KEY)
+    relay.admin.channel(relay.ant.base_url, f"{HAIKU},claude-alias", type=14, key=ANT_KEY,
+                        model_mapping=json.dumps({"claude-alias": "claude-sonnet-4-20250514"}))
+    return relay
 
 
 @pytest.fixture(scope="module")
-def fake_oai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(expected_key=OAI_KEY) as server:
-        yield server
+def fake_ant(relay: Any) -> FakeAnthropic:
+    return relay.ant
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(gateway_env(MAX_REQUEST_BODY_MB="0.5"), name="inbound").start()
-    yield gw
-    gw.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: GatewayProcess, fake_ant: FakeAnthropic, fake_oai: FakeOpenAI) -> Iterator[Admin]:
-    root = gateway.login()
-    admin = Admin(gateway, root)
-    admin.option("ModelRatio", json.dumps({HAIKU: 2, GPT: 1.5, "claude-alias": 1}))
-    admin.option("CompletionRatio", json.dumps({HAIKU: 3, GPT: 4, "claude-alias": 5}))
-    admin.channel(fake_oai.base_url, GPT, type=1, key=OAI_KEY)
-    admin.channel(fake_ant.base_url, f"{HAIKU},claude-alias", type=14, key=ANT_KEY,
-                  model_mapping=json.dumps({"claude-alias": "claude-sonnet-4-20250514"}))
-    yield admin
-    root.close()
-
-
-@pytest.fixture(scope="module")
-def owner(admin: Admin) -> Iterator[dict[str, Any]]:
-    with logged_in_user(admin) as owner:
-        yield owner
+def fake_oai(relay: Any) -> FakeOpenAI:
+    return relay.oai
 
 
 @pytest.fixture
-def token(admin: Admin, owner: dict[str, Any], fake_ant: FakeAnthropic, fake_oai: FakeOpenAI) -> Iterator[dict[str, Any]]:
+def token(relay: Any, fake_ant: FakeAnthropic, fake_oai: FakeOpenAI) -> Iterator[dict[str, Any]]:
     """A fresh token per test (so its consume logs are the test's own); fakes reset."""
     fake_ant.reset()
     fake_oai.reset()
-    yield new_token(admin, owner)
+    yield relay.token()
     fake_ant.reset()
     fake_oai.reset()
 
@@ -84,9 +68,7 @@ def claude(gateway: GatewayProcess, token: dict[str, Any]) -> anthropic.Anthropi
 
 
 def wait_log(admin: Admin, token: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while not (logs := admin.logs(token_name=token["name"], type=2)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    logs = wait_logs(admin, token["name"], 1)
     assert len(logs) == 1, logs
     return logs[0]
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env, logged_in_user, new_token
+from tests.conftest import Admin, new_token, wait_logs
 from tests.fakes.azure_upstream import FakeAzure
 from tests.gateway import GatewayProcess, api
 
@@ -25,33 +24,13 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters":
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAzure]:
-    with FakeAzure(expected_key=KEY) as server:
-        yield server
+def relay(plugin_relay: Any) -> Any:
+    return plugin_relay("azure", prices={TURBO: (2, 3), "gpt-4o": 1})
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(gateway_env(), name="azure").start()
-    yield gw
-    gw.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: GatewayProcess) -> Iterator[Admin]:
-    root = gateway.login()
-    admin = Admin(gateway, root)
-    admin.option("ModelRatio", json.dumps({TURBO: 2, "gpt-4o": 1}))
-    admin.option("CompletionRatio", json.dumps({TURBO: 3}))
-    yield admin
-    root.close()
-
-
-@pytest.fixture(scope="module")
-def owner(admin: Admin) -> Iterator[dict[str, Any]]:
-    """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    with logged_in_user(admin) as owner:
-        yield owner
+def fake(relay: Any) -> FakeAzure:
+    return relay.fake(FakeAzure, expected_key=KEY)
 
 
 def make_setup(admin: Admin, fake: FakeAzure, owner: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -94,9 +73,7 @@ def client(gateway: GatewayProcess, setup: dict[str, Any]) -> openai.OpenAI:
 
 def wait_log(admin: Admin, setup: dict[str, Any]) -> dict[str, Any]:
     """The one consume log of the test's token."""
-    deadline = time.monotonic() + 10
-    while not (logs := admin.logs(token_name=setup["token"]["name"], type=2)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    logs = wait_logs(admin, setup["token"]["name"], 1)
     assert len(logs) == 1, logs
     return logs[0]
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,17 +17,14 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import httpx
+import pytest
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-
-from tests.conftest import gateway_env  # noqa: E402
-from tests.dbs import postgres_database  # noqa: E402
-from tests.fakes.epay_upstream import FakeEpay, epay_sign  # noqa: E402
-from tests.gateway import GatewayProcess, api  # noqa: E402
+from tests.conftest import ECHO_SITE, start_world
+from tests.dbs import postgres_database
+from tests.fakes.epay_upstream import FakeEpay, epay_sign
+from tests.gateway import GatewayProcess, api
+from tests.services import require_service
 
 __all__ = ["KEY", "PASSWORD", "PID", "Shop", "epay_sign", "shop"]
 
@@ -54,12 +49,6 @@ def _core_payment_site() -> str:
     )
     (info / "entry_points.txt").write_text("[oneapi]\npayment_defaults = oneapi.payment_defaults\n")
     return str(site)
-
-
-def _reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Shop:
@@ -147,22 +136,19 @@ class Shop:
 
 
 def _start(stack: ExitStack, dialect: str) -> Shop:
-    env = gateway_env()
+    env: dict[str, str] = {}
     site = _core_payment_site()
     if site:
-        env["PYTHONPATH"] = os.pathsep.join([site, env["PYTHONPATH"]])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (site, ECHO_SITE, os.environ.get("PYTHONPATH", "")) if p)
         stack.callback(shutil.rmtree, site, True)
     marks = Path(tempfile.mkdtemp(prefix="oneapi-marks-")) / "marks.txt"
     stack.callback(shutil.rmtree, marks.parent, True)
     env["ONEAPI_ECHO_MARKS"] = str(marks)
     if dialect == "postgres":
-        if not _reachable(5432):
-            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+        require_service("PostgreSQL")
         env["SQL_DSN"] = stack.enter_context(postgres_database())
-    fake = stack.enter_context(FakeEpay(pid=PID, key=KEY))
-    proc = GatewayProcess(env, name=f"epay-{dialect}").start()
-    stack.callback(proc.stop)
-    shop = Shop(proc, fake, dialect, marks)
+    world = start_world(stack, f"epay-{dialect}", owner=False, **env)
+    shop = Shop(world.gateway, world.fake(FakeEpay, pid=PID, key=KEY), dialect, marks)
     stack.callback(shop.close)
     return shop
 

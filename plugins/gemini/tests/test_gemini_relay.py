@@ -6,14 +6,13 @@ import base64
 import json
 import math
 import struct
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
-from tests.conftest import Admin, gateway_env, logged_in_user, new_token
+from tests.conftest import Admin, new_token, wait_logs
 from tests.fakes.gemini_upstream import PNG_1X1, FakeGemini
 from tests.gateway import GatewayProcess, api
 
@@ -32,33 +31,13 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGemini]:
-    with FakeGemini(expected_key=KEY) as server:
-        yield server
+def relay(plugin_relay: Any) -> Any:
+    return plugin_relay("gemini", prices={FLASH: (2, 3), "text-embedding-004": 1, "gemma-3-27b-it": 0.1})
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(gateway_env(), name="gemini").start()
-    yield gw
-    gw.stop()
-
-
-@pytest.fixture(scope="module")
-def admin(gateway: GatewayProcess) -> Iterator[Admin]:
-    root = gateway.login()
-    admin = Admin(gateway, root)
-    admin.option("ModelRatio", json.dumps({FLASH: 2, "text-embedding-004": 1, "gemma-3-27b-it": 0.1}))
-    admin.option("CompletionRatio", json.dumps({FLASH: 3}))
-    yield admin
-    root.close()
-
-
-@pytest.fixture(scope="module")
-def owner(admin: Admin) -> Iterator[dict[str, Any]]:
-    """A user with quota, logged in once (tokens are made per test, cheaply)."""
-    with logged_in_user(admin) as owner:
-        yield owner
+def fake(relay: Any) -> FakeGemini:
+    return relay.fake(FakeGemini, expected_key=KEY)
 
 
 def make_setup(admin: Admin, fake: FakeGemini, owner: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -84,9 +63,7 @@ def client(gateway: GatewayProcess, setup: dict[str, Any]) -> openai.OpenAI:
 
 def wait_log(admin: Admin, setup: dict[str, Any]) -> dict[str, Any]:
     """The one consume log of the test's token."""
-    deadline = time.monotonic() + 10
-    while not (logs := admin.logs(token_name=setup["token"]["name"], type=2)) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    logs = wait_logs(admin, setup["token"]["name"], 1)
     assert len(logs) == 1, logs
     return logs[0]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Admin, gateway_env
+from tests.conftest import Admin, GatewayWorld, start_world
 from tests.fakes.midjourney_upstream import FakeMidjourney
 from tests.gateway import GatewayProcess, api
 from tests.ledger_invariant import (
@@ -36,23 +37,26 @@ PER_UNIT = 500_000
 
 
 @pytest.fixture(scope="session")
-def mj_gateway() -> Iterator[GatewayProcess]:
-    gw = GatewayProcess(gateway_env(), name="mj").start()
-    yield gw
-    gw.stop()
+def mj_world() -> Iterator[GatewayWorld]:
+    with ExitStack() as stack:
+        world = start_world(stack, "mj", owner=False)
+        world.admin.option("MjPollInterval", POLL)
+        yield world
 
 
 @pytest.fixture(scope="session")
-def mj_admin(mj_gateway: GatewayProcess) -> Admin:
-    admin = Admin(mj_gateway, mj_gateway.login())
-    admin.option("MjPollInterval", POLL)
-    return admin
+def mj_gateway(mj_world: GatewayWorld) -> GatewayProcess:
+    return mj_world.gateway
 
 
 @pytest.fixture(scope="session")
-def fake_mj_session() -> Iterator[FakeMidjourney]:
-    with FakeMidjourney(secret="mj-secret") as fake:
-        yield fake
+def mj_admin(mj_world: GatewayWorld) -> Admin:
+    return mj_world.admin
+
+
+@pytest.fixture(scope="session")
+def fake_mj_session(mj_world: GatewayWorld) -> FakeMidjourney:
+    return mj_world.fake(FakeMidjourney, secret="mj-secret")
 
 
 @pytest.fixture
