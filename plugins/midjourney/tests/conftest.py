@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Admin, GatewayWorld, start_world
-from tests.fakes.midjourney_upstream import FakeMidjourney
+from tests.fakes.midjourney_upstream import FakeMidjourney, Outcome
 from tests.gateway import GatewayProcess, api
 from tests.ledger_invariant import (
     Snapshot,
@@ -82,6 +82,7 @@ class Mj:
         self.http = httpx.Client(base_url=gateway.base_url, timeout=30,
                                  headers={"Authorization": f"Bearer sk-{self.key}"})
         self._session: httpx.Client | None = None
+        self._sentinel: str | None = None  # upstream id of the task poll_rounds watches
 
     def add_channel(self, fake: FakeMidjourney, type: int = 5, key: str = "mj-secret",
                     **fields: Any) -> dict[str, Any]:
@@ -124,6 +125,31 @@ class Mj:
                 return task
             time.sleep(0.1)
         raise AssertionError(f"task {task_id} never reached {statuses}: {task}")
+
+    def poll_rounds(self, rounds: int = 2, timeout: float = 10) -> None:
+        """Wait until the gateway's poller has run ``rounds`` more whole rounds. An upstream task
+        of this world that never finishes (its own user: the test's balances do not move) is
+        in every round's list-by-condition call, so ``rounds + 1`` more calls with it mean
+        ``rounds`` rounds ran from start to end."""
+        if self._sentinel is None:
+            assert not self.fake._outcomes, "the test's queued outcomes would go to the sentinel"
+            self.fake.queue_outcome(Outcome(hold=True))
+            _, _, key = self.add_user()
+            with self.client(key) as client:
+                r = self.submit("imagine", {"prompt": "poll sentinel"}, client)
+            assert r.status_code == 200 and r.json()["code"] == 1, r.text
+            (self._sentinel,) = [t.id for t in self.fake.tasks.values() if t.prompt == "poll sentinel"]
+        wanted = self._sentinel_polls() + rounds + 1
+        deadline = time.monotonic() + timeout
+        while (seen := self._sentinel_polls()) < wanted:
+            assert time.monotonic() < deadline, f"{seen} of {wanted} polls in {timeout} s"
+            time.sleep(0.02)
+
+    def _sentinel_polls(self) -> int:
+        with self.fake._lock:
+            requests = list(self.fake.requests)
+        return sum(1 for r in requests if r.path.endswith("/list-by-condition")
+                   and self._sentinel in [str(i) for i in ((r.json or {}).get("ids") or [])])
 
     def settled(self, timeout: float = 10) -> None:
         """Wait until no hold of this world's users is open (their charges are written)."""

@@ -4,8 +4,6 @@ quota). Every test ends with the ledger's invariant checked (the ``mj`` fixture)
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import Mj, quota_of
 
@@ -64,7 +62,7 @@ def test_refusals_are_passed_through_and_not_charged(
     assert mj.logs(type=2) == []
     rows = mj.session().get("/api/mj/self").json()["data"]
     assert rows[0]["status"] == "FAILURE" and rows[0]["quota"] == 0 and rows[0]["code"] == code
-    time.sleep(0.3)  # the poller must not refund what was never charged
+    mj.poll_rounds(2)  # the poller must not refund what was never charged
     assert mj.quotas() == before
 
 
@@ -101,7 +99,7 @@ def test_failure_is_refunded_to_user_and_token_once(mj: Mj) -> None:
     task = mj.wait(task_id, "FAILURE")
     assert task["failReason"] == "[Invalid parameter] Invalid value" and task["progress"] == "100%"
     assert mj.quotas() == before
-    time.sleep(0.5)  # more poll rounds: still exactly one refund
+    mj.poll_rounds(2)  # more poll rounds: still exactly one refund
     assert mj.quotas() == before
     (refund,) = mj.refunds(task_id)  # a consume log of negative quota, not a system log
     assert refund["quota"] == -quota_of(0.1) and refund["request_id"] == f"{task_id}:refund"
