@@ -135,18 +135,27 @@ def test_a_short_user_in_a_shared_write_gives_the_token_its_quota_back(counted, 
         assert conn.execute("SELECT count(*) FROM logs WHERE type = 2").fetchone()[0] == served
 
 
-async def test_a_claim_waits_in_the_database_thread_while_another_connection_writes(tmp_path) -> None:
+async def test_a_claim_waits_in_the_database_thread_while_another_connection_writes(tmp_path, monkeypatch) -> None:
     async with sqlite_database(tmp_path / "locked.db") as db:
         user = await models.User.create(username="claimer", password="x", quota=1000)
         token = await models.Token.create(user_id=user.id, key="k" * 48, name="t", remain_quota=300,
                                           created_time=0)
         batch = Writer(db, continuous=True)
         assert await claim(batch, token.id, user.id, 200) == "ok"  # written here, on the loop
+        hops: list[asyncio.Event] = []
+        in_thread = db.sqlite_in_thread
+
+        async def watched_hop(*args: object) -> object:
+            hops[-1].set()  # the write was handed to the database thread
+            return await in_thread(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(db, "sqlite_in_thread", watched_hop)
         other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's lock
+        hops.append(asyncio.Event())
         pending = claim(batch, token.id, user.id, 200)
-        await asyncio.sleep(0.2)
-        assert not pending.done()  # waiting for the lock, in the database thread
+        await asyncio.wait_for(hops[-1].wait(), 10)  # past the loop's patience, in the thread
+        assert not pending.done()  # waiting for the lock there, neither written nor failed
         other.execute("ROLLBACK")
         assert await asyncio.wait_for(pending, 10) == "token"  # 100 left on the token: refused
         assert await claim(batch, None, user.id, 800) == "ok"  # unlimited token: only the user pays
@@ -154,8 +163,9 @@ async def test_a_claim_waits_in_the_database_thread_while_another_connection_wri
         other.close()
         async with in_transaction():  # the ORM reads, then writes, in one deferred transaction
             await models.Option.filter(key="GroupCommitProbe").first()
+            hops.append(asyncio.Event())
             pending = claim(batch, None, user.id, 0)
-            await asyncio.sleep(0.05)
+            await asyncio.wait_for(hops[-1].wait(), 10)  # not on the loop's connection: in the thread
             assert not pending.done()  # no commit behind the transaction's back
             await models.Option.create(key="GroupCommitProbe", value="1")  # would fail: snapshot is stale
         assert await asyncio.wait_for(pending, 10) == "ok"

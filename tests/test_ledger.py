@@ -171,10 +171,13 @@ async def test_a_cancelled_reservation_leaves_nothing_behind(address, tmp_path) 
             else:
                 outcomes["held"] += 1
                 ledger.settle(hold, 100, 0, {})
-            assert await ledger.writer.flush()
-            await asyncio.sleep(0.01)  # a take written after its waiter left is released next
-            assert await ledger.writer.flush()
-            assert holds(address) == [] and ledger.open == {}
+            deadline = time.monotonic() + 10
+            while True:  # a take written after its waiter left is released next
+                assert await ledger.writer.flush()
+                if holds(address) == [] and ledger.open == {}:
+                    break
+                assert time.monotonic() < deadline, (holds(address), ledger.open)
+                await asyncio.sleep(0.005)
             assert check(address, before) == []
         assert outcomes["cancelled"] > 0 and outcomes["held"] > 0
 
@@ -265,24 +268,36 @@ async def test_a_nodes_lock_file_tells_whether_it_lives(tmp_path) -> None:
     assert not os.listdir(tmp_path)
 
 
-async def test_a_reservation_queued_behind_sqlites_lock_and_cancelled_is_never_written(tmp_path) -> None:
+async def test_a_reservation_queued_behind_sqlites_lock_and_cancelled_is_never_written(tmp_path, monkeypatch) -> None:
     import sqlite3
 
     path = str(tmp_path / "queued.db")
     async with ledger_on(path, tmp_path) as ledger:
         user, token = await accounts(1_000, 1_000)
+        in_thread, handed, back = ledger.db.sqlite_in_thread, asyncio.Event(), asyncio.Event()
+
+        async def watched_hop(*args: object) -> object:
+            handed.set()
+            try:
+                return await in_thread(*args)  # type: ignore[arg-type]
+            finally:
+                back.set()
+
+        monkeypatch.setattr(ledger.db, "sqlite_in_thread", watched_hop)
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process writes: the take has to wait
         waiting = asyncio.ensure_future(ledger.reserve(context(user, token), 300))
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(handed.wait(), 10)  # queued: waiting for the lock in the database thread
         assert not waiting.done()
         waiting.cancel()  # the client left while its reservation waited
         await asyncio.gather(waiting, return_exceptions=True)
         other.execute("ROLLBACK")
         other.close()
-        assert await ledger.writer.flush()
-        await asyncio.sleep(0.05)
-        assert await ledger.writer.flush()
+        await asyncio.wait_for(back.wait(), 10)  # the take was written after its waiter left,
+        deadline = time.monotonic() + 10  # ... so its release is queued and written next
+        while holds(path):
+            assert await ledger.writer.flush() and time.monotonic() < deadline, holds(path)
+            await asyncio.sleep(0.005)
         assert await balances(user, token) == (1_000, 0, 1_000, 0)
         assert holds(path) == []
 
