@@ -206,15 +206,16 @@ def machine() -> dict[str, object]:
 REFERENCE_LOOP = "import time\nt=time.perf_counter()\ns=0\nfor i in range(1_000_000): s+=i\nprint(time.perf_counter()-t)"
 
 
-def core_speed_ms(pin: set[int] | None) -> float:
-    """How long a fixed pure-Python loop (1M additions) takes on ``pin``'s cores right now, in ms:
-    this virtual machine's speed drifts by tens of percent, and CPU-per-request figures with it."""
+def core_speed_ms(pin: set[int] | None, samples: int = 3) -> float:
+    """How long a fixed pure-Python loop (1M additions) takes on ``pin``'s cores right now, in ms
+    (the median of ``samples`` runs): this virtual machine's speed drifts by tens of percent, and
+    CPU-per-request figures with it."""
     times = []
-    for _ in range(3):
+    for _ in range(samples):
         done = subprocess.run([sys.executable, "-c", REFERENCE_LOOP], capture_output=True, text=True,
                               timeout=60, preexec_fn=_pin(pin))
         times.append(float(done.stdout.strip()) * 1000)
-    return round(sorted(times)[1], 1)
+    return round(sorted(times)[len(times) // 2], 1)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None) -> None:

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             C.warm_requests(plan, t)
             data["idle_rss_mb"][t.name] = C.idle_rss(t)
             data["idle_rss_after_abort_mb"][t.name] = C.abort_one_stream(plan, t, fake)
-            data["idle_cpu_pct"][t.name] = C.idle_cpu_pct(t, 1.0 if args.quick else 5.0)
+            data["idle_cpu_pct"][t.name] = C.idle_cpu_pct(t, 0.5 if args.quick else 5.0)
         _log(f"idle RSS: {data['idle_rss_mb']}, after one aborted stream: {data['idle_rss_after_abort_mb']}; "
              f"workdir {workdir}")
         for case in args.cases:
@@ -242,9 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 waited, other = wait_quiet(args.quiet_limit, args.wait_quiet) if args.wait_quiet else (0.0, None)
                 _log(f"{case} → {t.name} ..." + (f" (waited {waited:g} s for quiet: {other}%)" if waited else ""))
-                speed = core_speed_ms(gw_pin)
+                samples = 1 if args.quick else 3  # a smoke run needs the figure, not its precision
+                speed = core_speed_ms(gw_pin, samples)
                 result = run_case(case, plan, t, fake, gw, args, all_cores, gw_pin)
-                result["core_ref_ms"] = round((speed + core_speed_ms(gw_pin)) / 2, 1)
+                result["core_ref_ms"] = round((speed + core_speed_ms(gw_pin, samples)) / 2, 1)
                 result["waited_quiet_s"] = waited
                 data["cases"].setdefault(case, {})[t.name] = result
                 _log(f"{case} → {t.name}: {_summary(case, result)}")

@@ -1,6 +1,7 @@
 """The benchmark harness in quick mode: the gateway answers every case and the numbers exist.
 
 Not a speed test: it only keeps bench/ from rotting (seconds-long cases, no budget asserted).
+One quick run of every case (the 2-worker one too) serves both tests.
 """
 
 from __future__ import annotations
@@ -9,22 +10,31 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ("nonstream_c1", "nonstream_c50", "stream_c50", "idle_streams", "soak")
+ALL = (*CASES, "batching", "workers")
 
 
-@pytest.mark.timeout(120)
-def test_bench_quick(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    """``bench.run --quick`` of every case, half-second throughput cases: (latest.json, latest.md)."""
+    out = tmp_path_factory.mktemp("bench")
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--out-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=110,
+        [sys.executable, "-m", "bench.run", "--quick", "--cases", *ALL, "--duration", "0.5",
+         "--soak-seconds", "1", "--out-dir", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=170,
     )
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
-    data = json.loads((tmp_path / "latest.json").read_text())
-    md = (tmp_path / "latest.md").read_text()
+    return json.loads((out / "latest.json").read_text()), (out / "latest.md").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_bench_quick(quick: tuple[dict[str, Any], str]) -> None:
+    data, md = quick
     assert "## Budget (issue 5)" in md and "## Results" in md
     assert data["targets"] == ["direct", "oneapi"]
     assert data["machine"]["cores"] >= 1 and data["machine"]["python"]
@@ -53,15 +63,10 @@ def test_bench_quick(tmp_path: Path) -> None:
                if "workers" not in name and "LiteLLM" not in name)  # both need the full run
 
 
-@pytest.mark.timeout(120)
-def test_bench_workers_quick(tmp_path: Path) -> None:
+@pytest.mark.timeout(180)
+def test_bench_workers_quick(quick: tuple[dict[str, Any], str]) -> None:
     """The 2-worker case: a 1-worker and a 2-worker gateway taking turns, the load side measured."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--cases", "workers", "--out-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=110,
-    )
-    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
-    data = json.loads((tmp_path / "latest.json").read_text())
+    data, _ = quick
     r = data["cases"]["workers"]["oneapi"]
     assert r["errors"] == 0 and r["requests"] > 0 and r["rps"] > 0 and r["rps_2w"] > 0
     assert r["scaling_2w"] == round(r["rps_2w"] / r["rps"], 2) and len(r["scaling_rounds"]) >= 1
