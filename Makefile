@@ -18,8 +18,8 @@ $(STAMP): $(PY) pyproject.toml $(PLUGINS)
 	$(PY) -m pip install --quiet -e . $(addprefix -e ,$(PLUGIN_DIRS))
 	touch $@
 
-$(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test]'
+$(TEST_STAMP): $(STAMP) examples/ollama-native/pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]' -e examples/ollama-native
 	touch $@
 
 install: $(STAMP)
