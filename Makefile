@@ -10,17 +10,22 @@ PORT ?= 3000
 
 .PHONY: run test install install-test frontend lint bench bench-compare clean
 
+# Every install takes the tested versions from constraints.txt (pyproject.toml has ranges), and
+# builds the editable packages with the venv's own setuptools (no isolated build env per package).
+PIP_INSTALL := $(PY) -m pip install --quiet --no-build-isolation -c constraints.txt
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77"
 
-$(STAMP): $(PY) pyproject.toml $(PLUGINS)
-	$(PY) -m pip install --quiet -e . $(addprefix -e ,$(PLUGIN_DIRS))
+$(STAMP): $(PY) pyproject.toml $(PLUGINS) constraints.txt
+	$(PIP_INSTALL) -e . $(addprefix -e ,$(PLUGIN_DIRS))
 	touch $@
 
-$(TEST_STAMP): $(STAMP) examples/ollama-native/pyproject.toml
-	$(PY) -m pip install --quiet -e '.[test]' -e examples/ollama-native
-	touch $@
+# A superset of the plain install, in one pip run (one resolve): it stands for both.
+$(TEST_STAMP): $(PY) pyproject.toml $(PLUGINS) constraints.txt examples/ollama-native/pyproject.toml
+	$(PIP_INSTALL) -e '.[test]' $(addprefix -e ,$(PLUGIN_DIRS)) -e examples/ollama-native
+	touch $(STAMP) $@
 
 install: $(STAMP)
 
@@ -38,7 +43,7 @@ test: install-test frontend
 	scripts/test.sh
 
 lint: install-test
-	$(VENV)/bin/ruff check oneapi plugins tests bench
+	$(VENV)/bin/ruff check oneapi plugins tests bench examples
 
 bench: install
 	scripts/bench-deps.sh

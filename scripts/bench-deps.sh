@@ -6,5 +6,5 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 if [ ! -x .venv/bin/py-spy ]; then
-  .venv/bin/python -m pip install --quiet -e '.[bench]'
+  .venv/bin/python -m pip install --quiet --no-build-isolation -c constraints.txt -e '.[bench]'
 fi
