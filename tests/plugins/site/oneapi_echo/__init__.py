@@ -100,11 +100,18 @@ async def _tick(gw: Any) -> None:
         raise RuntimeError("echo job fails on purpose")
 
 
+async def _any_tick(gw: Any) -> None:
+    _mark("any_job_ran")
+
+
 @hookimpl
 def register_jobs() -> list[Job]:
     _mark("register_jobs")
+    # echo-any runs on every node: while it ticks, a master-only job at its interval would too
     return [Job("echo-tick", lambda gw: float(os.environ.get("ONEAPI_ECHO_JOB_INTERVAL", "0")), _tick,
-                master_only=True)]
+                master_only=True),
+            Job("echo-any", lambda gw: float(os.environ.get("ONEAPI_ECHO_ANY_JOB_INTERVAL", "0")), _any_tick,
+                master_only=False)]
 
 
 class EchoPay(PaymentProvider):
