@@ -270,10 +270,15 @@ def _arrived_unread(stream: Any) -> bytes:
 
 
 class ApiSessions(SecureCookieSessionInterface):
-    """Cookie sessions for the API and pages only: relay requests never open one."""
+    """Cookie sessions for the API and pages only: requests under ``no_session`` (first path
+    segments: the relay's, plugins' relay routes) never open one."""
+
+    def __init__(self, no_session: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.no_session = no_session
 
     async def open_session(self, app: Any, request: Any) -> Any:
-        if request.path.startswith(("/v1/", "/mj", "/dashboard/")):
+        if request.path.split("/", 2)[1] in self.no_session:
             return None
         return await super().open_session(app, request)
 

@@ -37,6 +37,15 @@ def _ledger(db: Database, settings: Settings) -> Ledger:
     return Ledger(db, writer, LocalQuota(db, writer, ttl=settings.BATCH_UPDATE_INTERVAL), lease=lease)
 
 
+def _request_handlers(app: Quart) -> set[object]:
+    """The app-wide and /v1 before/after/teardown request handlers registered so far."""
+    found: set[object] = set()
+    for table in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for scope in (None, "relay"):
+            found.update(table.get(scope, ()))
+    return found
+
+
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the app: plugins, registry, database, cache, HTTP client, blueprints."""
     settings = settings or load_settings()
@@ -70,7 +79,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app = Quart(__name__, static_folder=None)
     app.secret_key = secret
-    app.session_interface = ApiSessions()
     app.request_class = BodyRequest
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024)
     app.config["BODY_TIMEOUT"] = 600
@@ -86,14 +94,23 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app.register_blueprint(relay_blueprint())
     app.register_blueprint(api_blueprint())
+    core_handlers = _request_handlers(app)
     for plugin_name, blueprint in registry.blueprints(pm, app, gw.services):
         log.info("plugin %s adds blueprint %s", plugin_name, blueprint.name)
         app.register_blueprint(blueprint)
         gw.plugin_routes.setdefault(plugin_name, []).extend(
             rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint.name + ".")
         )
-    app.register_blueprint(web_blueprint())
+    # First path segments plugins serve outside /api (``/mj``, say): no pages, no sessions there.
+    plugin_roots = sorted({rule.split("/")[1] for rules in gw.plugin_routes.values() for rule in rules
+                           if rule.count("/") > 1 and not rule.startswith("/api/")})
+    app.session_interface = ApiSessions(no_session=("v1", "dashboard", *plugin_roots))
+    app.register_blueprint(web_blueprint(not_pages=("api", "v1", "dashboard", *plugin_roots)))
     lane = FastLane(gw, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"])
+    if (added := _request_handlers(app) - core_handlers):
+        lane.open = False  # a plugin's handlers must see every /v1 request: Quart serves them all
+        log.info("plugins install request handlers (%s): /v1 is served by Quart only",
+                 ", ".join(sorted(getattr(f, "__qualname__", repr(f)) for f in added)))
     app.asgi_app = lane.wrap(app.asgi_app)  # type: ignore[method-assign]
 
     @app.before_request

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from .schema import ModelApp
     from .services import Services
 
+#: The plugin API's version: the core's major version. A plugin requiring another is refused.
+PLUGIN_API_VERSION = 1
+
 hookspec = HookspecMarker("oneapi")
 hookimpl = HookimplMarker("oneapi")
 

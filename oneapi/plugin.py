@@ -25,7 +25,7 @@ from .api._common import (
     str_arg,
 )
 from .cors import allow_cors
-from .hookspecs import hookimpl
+from .hookspecs import PLUGIN_API_VERSION, hookimpl
 from .ledger import Bill, Hold
 from .models import (
     CHANNEL_ENABLED,
@@ -57,10 +57,7 @@ from .relay.controller import relay as relay_request
 from .relay.inbound import Inbound
 from .relay.sse import event_data, iter_data, iter_events
 from .schema import DialectSQL, ModelApp
-from .services import Services, services
-
-#: The plugin API's version: the core's major version. A plugin requiring another is refused.
-PLUGIN_API_VERSION = 1
+from .services import Services, current_services
 
 __all__ = [
     "CHANNEL_ENABLED",
@@ -98,6 +95,7 @@ __all__ = [
     "Usage",
     "UserRecord",
     "allow_cors",
+    "current_services",
     "current_user",
     "error_from_upstream",
     "event_data",
@@ -110,6 +108,5 @@ __all__ = [
     "page_params",
     "relay_request",
     "require_role",
-    "services",
     "str_arg",
 ]

@@ -8,8 +8,11 @@ import logging
 from dataclasses import dataclass, field
 
 import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
 
 from . import hookspecs
+from .hookspecs import PLUGIN_API_VERSION
+from .registry import StartupError
 
 __all__ = ["PluginInfo", "get_plugin_manager"]
 
@@ -46,8 +49,9 @@ def get_plugin_manager(
             continue
         if pm.has_plugin(ep.name):
             continue
-        pm.register(ep.load(), name=ep.name)
         dist = ep.dist
+        _check_api(ep.name, dist)
+        pm.register(ep.load(), name=ep.name)
         infos[ep.name] = PluginInfo(
             ep.name, dist.version if dist else "", dist.metadata["Name"] if dist else ""
         )
@@ -56,6 +60,34 @@ def get_plugin_manager(
         plugin = pm.get_plugin(name)
         info.hooks = sorted(c.name for c in pm.get_hookcallers(plugin) or [])
     return pm, infos
+
+
+def _check_api(name: str, dist: importlib.metadata.Distribution | None) -> None:
+    """Refuse a plugin built for another major version of the plugin API (StartupError)."""
+    core = _core_version()
+    wanted = [r for r in _requirements(dist) if r.name.lower() == "oneapi"]
+    if not wanted:
+        log.warning("plugin %s does not say which oneapi it was built for; declare "
+                    "oneapi>=%d.0,<%d in its dependencies", name, PLUGIN_API_VERSION, PLUGIN_API_VERSION + 1)
+        return
+    for requirement in wanted:
+        if not requirement.specifier.contains(core, prereleases=True):
+            raise StartupError(
+                f"plugin {name} ({dist.metadata['Name'] if dist else '?'} {dist.version if dist else ''}) "
+                f"requires {requirement}, but this is oneapi {core} (plugin API {PLUGIN_API_VERSION}): "
+                f"install a release of the plugin built for oneapi {PLUGIN_API_VERSION}.x, or leave it "
+                f"out with ONEAPI_DISABLED_PLUGINS={name}"
+            )
+
+
+def _requirements(dist: importlib.metadata.Distribution | None) -> list[Requirement]:
+    found = []
+    for line in (dist.requires or []) if dist else []:
+        try:
+            found.append(Requirement(line))
+        except InvalidRequirement:
+            continue
+    return found
 
 
 def _core_version() -> str:

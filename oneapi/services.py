@@ -2,7 +2,7 @@
 accounts, payments, a database transaction, the HTTP client and Redis.
 
 One per app. A plugin receives it in ``register_blueprints(app, services)`` and in its jobs,
-and reaches it with ``services()`` while serving a request.
+and reaches it with ``current_services()`` while serving a request.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from quart import current_app
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from .registry import PaymentProvider
     from .relay.context import ChannelRecord, RelayContext, TokenRecord, UserRecord
 
-__all__ = ["Services", "services"]
+__all__ = ["Services", "current_services", "serving"]
+
+#: The Services of the request being served where there is no Quart app context (the fast lane).
+serving: ContextVar[Services | None] = ContextVar("oneapi_serving", default=None)
 
 log = logging.getLogger("oneapi.plugins")
 
@@ -142,6 +146,9 @@ class Services:
         self._gw.in_background(work)
 
 
-def services() -> Services:
-    """The Services of the app serving the current request."""
+def current_services() -> Services:
+    """The Services of the app serving the current request (on either path to the relay)."""
+    found = serving.get()
+    if found is not None:
+        return found
     return current_app.extensions["oneapi"].services  # type: ignore[no-any-return]

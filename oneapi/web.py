@@ -16,16 +16,16 @@ from .gateway import gateway
 __all__ = ["web_blueprint"]
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
-_NOT_PAGES = ("api/", "v1/", "mj/", "dashboard/")
 
 
-def web_blueprint() -> Blueprint:
+def web_blueprint(not_pages: tuple[str, ...]) -> Blueprint:
+    """Pages and built assets; paths whose first segment is in ``not_pages`` answer 404 JSON."""
     bp = Blueprint("web", __name__)
 
     @bp.get("/")
     @bp.get("/<path:path>")
     async def page(path: str = "") -> ResponseReturnValue:
-        if path.startswith(_NOT_PAGES) or path in ("api", "v1", "mj"):
+        if path.split("/", 1)[0] in not_pages:
             return Response('{"error": "not found"}', 404, content_type="application/json")
         settings = gateway().settings
         if settings.FRONTEND_BASE_URL and not settings.is_master:

@@ -79,6 +79,7 @@ class Gw:
         self.options = Options(self.registry.options)
         self.invalidated: list[int] = []
         self.cache = self
+        self.services = self  # what a provider is handed: it reads ``options``
 
     def invalidate_user(self, user_id: int) -> None:
         self.invalidated.append(user_id)

@@ -158,6 +158,11 @@ def test_hook_calculate_quota(echo_gw, echo_admin, echo_token) -> None:
     assert log_of(echo_admin, echo_chat(echo_gw, echo_token, user="flat-price"))["quota"] == 4242
 
 
+def test_calculate_quota_receives_the_price_and_the_core_quota(echo_gw, echo_admin, echo_token) -> None:
+    log = log_of(echo_admin, echo_chat(echo_gw, echo_token, user="double-price"))
+    assert log["quota"] == math.ceil(1 * (7 + 3 * 2)) * 2 + 100  # group ratio 1
+
+
 def test_a_negative_calculate_quota_is_replaced_by_the_core_price(echo_gw, echo_admin, echo_token) -> None:
     log = log_of(echo_admin, echo_chat(echo_gw, echo_token, user="negative-price"))
     assert log["quota"] == math.ceil(1 * (7 + 3 * 2))  # the core's formula, not a credit of 500
@@ -244,3 +249,46 @@ def test_discovery_and_blocking_through_entry_points(tmp_path) -> None:
         assert "echo" in names and "openai" not in names
     finally:
         only.stop()
+
+
+# --- one front door for /v1: plugin request handlers and Services on both paths ---
+
+BROWSER = {"Origin": "https://app.example"}
+
+
+@pytest.mark.parametrize("headers", [{}, BROWSER], ids=["sdk", "browser"])
+def test_services_are_reachable_from_a_hook_on_both_paths_to_the_relay(
+        echo_gw, echo_token, marks_file, headers) -> None:
+    before = marks(marks_file).count("services:500000")
+    reply = httpx.post(echo_gw.base_url + "/v1/chat/completions",
+                       headers={"Authorization": "Bearer sk-" + echo_token["key"], **headers},
+                       json={"model": "echo-1", "messages": [{"role": "user", "content": "abc"}],
+                             "user": "services-check"})
+    assert reply.status_code == 200, reply.text
+    assert marks(marks_file).count("services:500000") == before + 1
+    assert "x-echo-seen" not in reply.headers  # this gateway's echo installs no request handlers
+
+
+@pytest.fixture(scope="module")
+def handlers_gw() -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(gateway_env(ONEAPI_ECHO_REQUEST_HANDLERS="1"), name="echo-handlers").start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def handlers_token(handlers_gw: GatewayProcess) -> dict:
+    admin = Admin(handlers_gw, handlers_gw.login())
+    admin.channel("", "echo-1", type=9999)
+    return admin.token(admin.user())
+
+
+@pytest.mark.parametrize("headers", [{}, BROWSER], ids=["sdk", "browser"])
+def test_a_plugins_app_wide_request_handlers_see_sdk_requests_too(handlers_gw, handlers_token, headers) -> None:
+    token = handlers_token
+    reply = httpx.post(handlers_gw.base_url + "/v1/chat/completions",
+                       headers={"Authorization": "Bearer sk-" + token["key"], **headers},
+                       json={"model": "echo-1", "messages": [{"role": "user", "content": "abc"}]})
+    assert reply.status_code == 200, reply.text
+    assert reply.headers.get("x-echo-seen") == "1"
+    assert "/v1 is served by Quart only" in handlers_gw.log()

@@ -3,7 +3,9 @@
 Quart's request and response objects, context stacks, hooks and session handling cost about
 a sixth of a relayed request's CPU. A POST to one of ``ROUTES`` without an ``Origin`` header
 goes from Hypercorn to the controller directly; browsers (CORS), multipart uploads, plugin
-routes and everything else go to Quart as before. Both paths run the same controller.
+routes and everything else go to Quart as before. Both paths run the same controller, with
+the same route table (``modes.RELAY_ROUTES``), body limit and timeout (the app's config); when
+a plugin installs app-wide request handlers, the lane steps aside so that they see every request.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from ..services import serving
 from .context import RelayError
 from .controller import error_reply, new_request_id, relay_reply
 from .exchange import Chunks, Incoming, Reply
+from .modes import MODES, RELAY_ROUTES
 
 if TYPE_CHECKING:
     from ..gateway import Gateway
@@ -27,15 +31,8 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Exact paths of the JSON endpoints, and their relay modes.
-ROUTES = {
-    "/v1/chat/completions": "chat",
-    "/v1/completions": "completions",
-    "/v1/embeddings": "embeddings",
-    "/v1/moderations": "moderations",
-    "/v1/images/generations": "images",
-    "/v1/audio/speech": "speech",
-}
+# The JSON endpoints of the /v1 route table (multipart ones always go through Quart).
+ROUTES = {path: mode for path, mode in RELAY_ROUTES.items() if not MODES[mode].multipart}
 
 
 class _ClientGone(Exception):
@@ -49,10 +46,11 @@ class FastLane:
         self.gw = gw
         self.max_body = max_body
         self.body_timeout = body_timeout
+        self.open = True  # False: every request goes through Quart
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["method"] == "POST":
+            if self.open and scope["type"] == "http" and scope["method"] == "POST":
                 mode = ROUTES.get(scope["path"])
                 if mode is not None:
                     # The first of repeated headers wins, as in werkzeug's Headers.get.
@@ -75,6 +73,7 @@ class FastLane:
             return
         client = scope.get("client")
         incoming = Incoming(headers, client[0] if client else "", body)
+        serving.set(self.gw.services)
         # A stream's client may leave while the upstream is still thinking: watch from now on, so
         # that nothing counts as delivered to a client that is already gone.
         gone = asyncio.get_running_loop().create_task(_disconnected(receive)) if b'"stream"' in body else None

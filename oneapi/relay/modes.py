@@ -55,6 +55,10 @@ MODES = {
 }
 
 
+#: The /v1 route table: path -> mode (the fast lane and Quart's blueprint both serve it).
+RELAY_ROUTES = {f"/v1{m.endpoint}": m.name for m in MODES.values()}
+
+
 def _completion_budget(gw: Gateway, payload: dict[str, Any]) -> int:
     for key in ("max_completion_tokens", "max_tokens"):
         value = payload.get(key)

@@ -13,6 +13,7 @@ from ..cors import allow_cors
 from ..models import Token, User
 from .context import RelayError
 from .controller import client_key, error_response, new_request_id, relay
+from .modes import RELAY_ROUTES
 
 __all__ = ["relay_blueprint"]
 
@@ -31,16 +32,7 @@ def _json(data: object, status: int = 200) -> Response:
 def relay_blueprint() -> Blueprint:
     bp = Blueprint("relay", __name__)
 
-    for rule, mode in (
-        ("/v1/chat/completions", "chat"),
-        ("/v1/completions", "completions"),
-        ("/v1/embeddings", "embeddings"),
-        ("/v1/moderations", "moderations"),
-        ("/v1/images/generations", "images"),
-        ("/v1/audio/speech", "speech"),
-        ("/v1/audio/transcriptions", "transcriptions"),
-        ("/v1/audio/translations", "translations"),
-    ):
+    for rule, mode in RELAY_ROUTES.items():
         bp.add_url_rule(rule, f"relay_{mode}", _view(mode), methods=["POST"])
 
     @bp.post("/v1/engines/<path:model>/embeddings")

@@ -12,15 +12,13 @@ from oneapi.plugin import (
     MAX_ID,
     ROLE_ADMIN,
     ApiError,
+    current_services,
     current_user,
     int_arg,
     ok,
     page_params,
     require_role,
     str_arg,
-)
-from oneapi.plugin import (
-    services as current_services,
 )
 
 from ._models import Midjourney

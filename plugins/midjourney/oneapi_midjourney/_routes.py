@@ -12,8 +12,7 @@ from quart import Blueprint, Response, request
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from oneapi.plugin import RelayError, TokenRecord, UserRecord, allow_cors
-from oneapi.plugin import services as current_services
+from oneapi.plugin import RelayError, TokenRecord, UserRecord, allow_cors, current_services
 
 from ._client import call
 from ._image import notify_signature, proxy_image, sign, verify

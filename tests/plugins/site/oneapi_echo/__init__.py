@@ -21,10 +21,12 @@ from oneapi.plugin import (
     ModelPrices,
     OptionSpec,
     PaymentProvider,
+    Price,
     RelayContext,
     RelayError,
     RelayResult,
     Usage,
+    current_services,
     hookimpl,
 )
 
@@ -83,9 +85,15 @@ def register_options() -> list[OptionSpec]:
 
 
 @hookimpl
-def register_blueprints() -> list[Blueprint]:
+def register_blueprints(app: Any) -> list[Blueprint]:
     _mark("register_blueprints")
     bp = Blueprint("echo", __name__)
+    if os.environ.get("ONEAPI_ECHO_REQUEST_HANDLERS"):
+        # app-wide handlers: they must run for SDK clients' /v1 requests too
+        @app.after_request
+        async def tag(response: Any) -> Any:
+            response.headers["x-echo-seen"] = "1"
+            return response
 
     @bp.get("/echo/ping")
     async def ping() -> Any:
@@ -128,6 +136,10 @@ def register_payment_providers() -> list[PaymentProvider]:
 @hookimpl
 def transform_request(ctx: RelayContext, payload: dict[str, Any] | None) -> None:
     _mark("transform_request")
+    if payload and payload.get("user") == "services-check":
+        # the Services are reachable on both paths to the relay (fast lane and Quart)
+        ctx.extra["echo_flavour"] = current_services().options.get("QuotaPerUnit")
+        _mark(f"services:{ctx.extra['echo_flavour']}")
     if payload and payload.get("user") == "blocked-by-echo":
         raise RelayError(400, "rejected by the echo plugin", "invalid_request_error", "echo_rejected")
 
@@ -138,8 +150,12 @@ def transform_response(ctx: RelayContext, result: Any) -> None:
 
 
 @hookimpl
-def calculate_quota(ctx: RelayContext, usage: Usage) -> int | None:
+def calculate_quota(ctx: RelayContext, usage: Usage, price: Price, quota: int) -> int | None:
     _mark("calculate_quota")
+    if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "double-price":
+        # the price and the core's answer arrive as arguments: a surcharge on the core's price
+        assert price.model_ratio == 1 and price.completion_ratio == 2
+        return quota * 2 + int(price.group_ratio * 100)
     if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "flat-price":
         return 4242
     if ctx.model == "echo-1" and (ctx.payload or {}).get("user") == "negative-price":
