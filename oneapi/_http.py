@@ -37,7 +37,7 @@ class _NoCookies(httpx.Cookies):
 class _UpstreamClient(httpx.AsyncClient):
     _no_cookies = _NoCookies()
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override,misc]
     def cookies(self) -> httpx.Cookies:
         return self._no_cookies
 

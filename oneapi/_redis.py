@@ -43,7 +43,9 @@ class RedisLink:
 
     async def get(self, key: str) -> bytes | None:
         try:
-            value: bytes | None = await self.client.get(key)
+            value = await self.client.get(key)
+            if isinstance(value, str):  # decode_responses is off: bytes; typed as either
+                value = value.encode()
         except (RedisError, OSError) as exc:
             self._down(exc)
             return None

@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         lane.open = False  # a plugin's handlers must see every /v1 request: Quart serves them all
         log.info("plugins install request handlers (%s): /v1 is served by Quart only",
                  ", ".join(sorted(getattr(f, "__qualname__", repr(f)) for f in added)))
-    app.asgi_app = lane.wrap(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = lane.wrap(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_request
     async def read_body() -> None:

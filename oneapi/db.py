@@ -296,6 +296,7 @@ class Database:
             raise sqlite3.OperationalError("database is locked (the ORM's connection is in use)")
         conn = self._here
         if conn is None:
+            assert self.sqlite_path is not None
             conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute("PRAGMA synchronous = NORMAL")

@@ -169,6 +169,7 @@ async def page_of(query: QuerySet[Any], serialize: Callable[[Any], Any], *order:
 async def parse_body(model: type[T]) -> T:
     """The JSON body validated by ``model``; ApiError naming the bad field otherwise."""
     raw = await request.get_data(cache=True, as_text=False)
+    assert isinstance(raw, bytes)
     try:
         data = json.loads(raw.decode("utf-8")) if raw else None
     except (ValueError, RecursionError):

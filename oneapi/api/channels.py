@@ -329,7 +329,7 @@ def blueprint() -> Blueprint:
         disabled = [models.CHANNEL_MANUALLY_DISABLED, models.CHANNEL_AUTO_DISABLED]
         ids = await models.Channel.filter(status__in=disabled).values_list("id", flat=True)
         for channel_id in ids:
-            await gw.db.delete_abilities(int(channel_id))  # type: ignore[arg-type]
+            await gw.db.delete_abilities(int(channel_id))  # type: ignore[arg-type,call-overload]
         count = await models.Channel.filter(id__in=list(ids)).delete() if ids else 0
         await gw.cache.reload_channels()
         return ok(count)

@@ -68,6 +68,7 @@ class LocalQuota:
             short = next((key for key in keys if (self.balance(*key) or 0) < amount), None)
             if short is None:  # checked here; the caller queues the take with no await in between
                 return "ok"
+        assert short is not None
         return "token" if short[0] == "tokens" else "user"
 
     def forget(self) -> None:

@@ -110,7 +110,8 @@ async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound 
     form = None
     if modes.MODES[mode_name].multipart and "multipart/form-data" in headers.get("content-type", ""):
         form = dict((await request.form).items())
-    incoming = Incoming(headers, request.remote_addr or "", body, form)
+    assert isinstance(body, bytes)
+    incoming = Incoming(headers, request.remote_addr or "", body, form)  # type: ignore[arg-type]  # Headers is a Mapping
     gw: Gateway = current_app.extensions["oneapi"]
     # Quart cancels a handler whose client left; the relay runs on, as in the fast lane, so an
     # upstream call that was made is settled (a stream nobody reads is closed and settled).

@@ -102,9 +102,9 @@ async def _models(model: str | None) -> Response:
     if model is None:
         return _json({"object": "list", "data": [card(n) for n in names]})
     if model not in names:
-        err = RelayError(404, f"the model '{model}' does not exist or this token may not use it",
+        unknown = RelayError(404, f"the model '{model}' does not exist or this token may not use it",
                          "invalid_request_error", "model_not_found", "model")
-        return error_response(err, new_request_id())
+        return error_response(unknown, new_request_id())
     return _json(card(model))
 
 
@@ -118,11 +118,11 @@ async def _subscription() -> Response:
         if token.unlimited_quota:
             limit = 100000000.0
         else:
-            row = await Token.get(id=token.id)
-            limit = (row.remain_quota + row.used_quota) / per_unit
+            token_row = await Token.get(id=token.id)
+            limit = (token_row.remain_quota + token_row.used_quota) / per_unit
     else:
-        row = await User.get(id=user.id)
-        limit = (row.quota + row.used_quota) / per_unit
+        user_row = await User.get(id=user.id)
+        limit = (user_row.quota + user_row.used_quota) / per_unit
     expires = token.expired_time if token.expired_time > 0 else 0
     return _json({"object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": limit,
                   "hard_limit_usd": limit, "system_hard_limit_usd": limit, "access_until": expires})

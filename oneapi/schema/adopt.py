@@ -67,7 +67,9 @@ async def _baseline_models(executor: MigrationExecutor, key: MigrationKey) -> li
     defaults = {label: c.get("default_connection", "default") for label, c in executor.loader.apps_config.items()}
     state = State(models={}, apps=StateApps(default_connections=defaults))
     for step in executor.loader.graph.forwards_plan(key):
-        await executor.loader.graph.nodes[step].apply(state, dry_run=True, schema_editor=None)
+        node = executor.loader.graph.nodes[step]
+        assert node is not None
+        await node.apply(state, dry_run=True, schema_editor=None)
     return [state.apps.get_model(f"{label}.{name}") for label, name in state.models if label == key.app_label]
 
 
@@ -144,7 +146,7 @@ def _literal(field: fields.Field[Any], dialect: str) -> str | None:
 
 def _wanted_indexes(model: type[Model]) -> list[tuple[bool, tuple[str, ...]]]:
     """(unique, field names) of every index the model declares."""
-    wanted = []
+    wanted: list[tuple[bool, tuple[str, ...]]] = []
     for name, field in model._meta.fields_map.items():
         if name in model._meta.fields_db_projection and not field.pk and (field.unique or field.index):
             wanted.append((bool(field.unique), (name,)))
