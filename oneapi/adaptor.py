@@ -85,6 +85,11 @@ class Adaptor:
             return orjson.dumps(payload)
         return ctx.raw_body or orjson.dumps(payload)
 
+    def is_stream(self, ctx: RelayContext, response: httpx.Response) -> bool:
+        """Whether a successful answer to a streaming request is a stream (its chunks go to
+        ``stream_response``); by default when it is Server-Sent Events."""
+        return "text/event-stream" in response.headers.get("content-type", "")
+
     def wants_stream_usage(self, ctx: RelayContext) -> bool:
         """Whether to ask the upstream for a final usage chunk (OpenAI's stream_options)."""
         return False

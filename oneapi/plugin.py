@@ -13,6 +13,7 @@ What is here is kept compatible within a major version; anything else in ``oneap
 
 from __future__ import annotations
 
+from ._http import UpstreamTimeouts
 from .adaptor import Adaptor, RelayResult, error_from_upstream
 from .api._common import (
     MAX_ID,
@@ -93,6 +94,7 @@ __all__ = [
     "Services",
     "TokenRecord",
     "Usage",
+    "UpstreamTimeouts",
     "UserRecord",
     "allow_cors",
     "current_services",

@@ -275,8 +275,7 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: H
             raise await adaptor.read_error(ctx, upstream)
         finally:
             await upstream.aclose()
-    is_sse = "text/event-stream" in upstream.headers.get("content-type", "")
-    if ctx.is_stream and is_sse:
+    if ctx.is_stream and adaptor.is_stream(ctx, upstream):
         return _stream(gw, ctx, adaptor, upstream, hold)
     if modes.MODES[ctx.mode].binary_response:
         return _passthrough(gw, ctx, upstream, hold)

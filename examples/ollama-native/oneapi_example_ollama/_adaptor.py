@@ -12,6 +12,7 @@ from oneapi.plugin import (
     RelayContext,
     RelayError,
     RelayResult,
+    UpstreamTimeouts,
     current_services,
     error_from_upstream,
 )
@@ -82,16 +83,15 @@ class OllamaAdaptor(Adaptor):
                          _num_ctx(ctx.channel.config))
         return json.dumps(body, ensure_ascii=False).encode()
 
-    async def send(self, ctx: RelayContext, timeout: Any) -> httpx.Response:
+    async def send(self, ctx: RelayContext, timeout: UpstreamTimeouts | float | None) -> httpx.Response:
         if ctx.mode != "chat":  # retryable: another channel may serve this endpoint
             raise RelayError(501, f"Ollama (native) channels serve /v1/chat/completions only, not "
                              f"{ctx.endpoint}", "invalid_request_error", "unsupported_endpoint", retryable=True)
-        response = await super().send(ctx, timeout)
-        if ctx.is_stream and response.status_code < 400:
-            # The core relays an answer as a stream only when it says text/event-stream; Ollama
-            # streams NDJSON, which stream_response turns into SSE.
-            response.headers["content-type"] = "text/event-stream"
-        return response
+        return await super().send(ctx, timeout)
+
+    def is_stream(self, ctx: RelayContext, response: httpx.Response) -> bool:
+        # Ollama streams NDJSON (application/x-ndjson), which stream_response turns into SSE.
+        return "ndjson" in response.headers.get("content-type", "")
 
     async def read_response(self, ctx: RelayContext, response: httpx.Response) -> RelayResult:
         body = await response.aread()
