@@ -242,6 +242,10 @@ def test_sigkill_mid_batch_leaves_no_stale_hold(base: Backend, upstream: FakeOpe
         task = asyncio.create_task(load.run(plan, concurrency=20, spacing=0.04))
         # Past the first flushes, with streams open and settlements waiting for the next flush.
         came = await load.until(lambda lo: lo.finished >= 20 and lo.open_streams >= 2, 20)
+        # A flush has reached the database (on a fast run 20 requests finish before the first one)
+        deadline = time.monotonic() + 10
+        while not await asyncio.to_thread(consume_logs, base.db, before) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await asyncio.sleep(0.5 * random.Random(4).random())  # anywhere in the interval
         os.kill(gw.proc.pid, signal.SIGKILL)
         await task
