@@ -42,6 +42,7 @@ class Services:
 
     def __init__(self, gateway: Gateway) -> None:
         self._gw = gateway
+        self._rng = random.Random()
         #: Scratch space for plugins, kept for the life of the app (key by your plugin's name).
         self.memo: dict[str, Any] = {}
 
@@ -113,7 +114,7 @@ class Services:
     def pick_channel(self, group: str, model: str, exclude: set[int],
                      rng: random.Random | None = None) -> ChannelRecord | None:
         """An enabled channel of ``group`` serving ``model`` (priority, then weight), not in ``exclude``."""
-        return self._gw.cache.channels.pick(group, model, exclude, rng or random.Random())
+        return self._gw.cache.channels.pick(group, model, exclude, rng or self._rng)
 
     def forget_user(self, user_id: int) -> None:
         """A user's balance changed outside the ledger's view: drop it from every node's cache."""

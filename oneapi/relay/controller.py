@@ -367,10 +367,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResul
     finally:  # also when cancelled at shutdown: a hold never outlives its request
         gw.ledger.settle(hold, quota, ctx.channel.id if ctx.channel else 0,
                          _consume_log(ctx, usage, note))
-    try:
-        await _call_hooks(gw.pm.hook.quota_consumed(ctx=ctx, quota=quota))
-    except Exception:
-        log.exception("request %s: a quota_consumed hook failed", ctx.request_id)
+    await gw.services.quota_consumed(ctx, quota)
 
 
 def _valid_quota(gw: Gateway, ctx: RelayContext, usage: Usage) -> int:

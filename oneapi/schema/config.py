@@ -1,6 +1,6 @@
 """The configuration the tortoise CLI reads::
 
-    tortoise -c oneapi.schema.config.TORTOISE_ORM makemigrations midjourney
+    tortoise -c oneapi.schema.config.TORTOISE_ORM makemigrations <app label>
 
 ``TORTOISE_ORM`` is built when asked for, from the environment (SQL_DSN, the plugins that
 would load), so importing this module reads nothing.
