@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         gw.plugin_routes.setdefault(plugin_name, []).extend(
             rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint.name + ".")
         )
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            rule.strict_slashes = False  # One API's clients add or drop the trailing slash freely
     # First path segments plugins serve outside /api (``/mj``, say): no pages, no sessions there.
     plugin_roots = sorted({rule.split("/")[1] for rules in gw.plugin_routes.values() for rule in rules
                            if rule.count("/") > 1 and not rule.startswith("/api/")})

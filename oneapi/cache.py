@@ -97,6 +97,11 @@ class ChannelTable:
     def models_for(self, group: str) -> list[str]:
         return sorted({model for (g, model) in self.tiers if g == group})
 
+    def serving_type(self, group: str, model: str) -> int | None:
+        """The channel type of the first channel in the top tier serving ``model`` to ``group``."""
+        tiers = self.tiers.get((group, model))
+        return tiers[0][0].type if tiers else None
+
     def pick(
         self, group: str, model: str, exclude: set[int], rng: random.Random
     ) -> ChannelRecord | None:

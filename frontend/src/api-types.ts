@@ -63,7 +63,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Default models of every channel type: {type_id: [models]} */
+        /** Every channel type's default models as OpenAI model objects, as One API lists them (its channel editor maps over them); the {type_id: [models]} map is GET /api/models */
         get: operations["api.channels.channel_models.get"];
         put?: never;
         post?: never;
@@ -80,7 +80,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search channels by id, name, exact key or group */
+        /** Search channels by id, name or group (root: also by exact key) */
         get: operations["api.channels.search_channels.get"];
         put?: never;
         post?: never;
@@ -182,12 +182,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One channel, with its key */
+        /** One channel; its key is never sent (empty, as in One API) */
         get: operations["api.channels.get_channel.get"];
         put?: never;
         post?: never;
         /** Delete a channel */
         delete: operations["api.channels.delete_channel.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channel/{channel_id}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reveal a channel's key (root only; written to the management log) */
+        post: operations["api.channels.reveal_key.post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -770,7 +787,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Price preview: what paying for `amount` USD costs you (text, 2 decimals) */
+        /** Price preview: what paying for `amount` USD costs you (New API's shape: `message` "success" and `data` the price as text, or `message` "error" and `data` why) */
         post: operations["api.topup.amount.post"];
         delete?: never;
         options?: never;
@@ -890,7 +907,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a pending order; answers what the browser must do: {url, method, fields} */
+        /** Create a pending order. New API's shape: `data` the form fields the browser submits to `url` (with `method`, POST unless said), or `message` "error" and `data` why */
         post: operations["api.topup.pay.post"];
         delete?: never;
         options?: never;
@@ -1118,6 +1135,12 @@ export interface components {
              */
             payment_method: string;
         };
+        /**
+         * Body
+         * @description Base of request bodies: unknown keys are ignored (One API's UI sends whole rows), and
+         *     ``null`` for an optional field means "not given", as in One API (Go's zero value).
+         */
+        Body: Record<string, never>;
         /** ChannelOut */
         ChannelOut: {
             /** Balance */
@@ -1459,6 +1482,32 @@ export interface components {
              */
             username: string | null;
         };
+        /**
+         * ModelCardOut
+         * @description A model as OpenAI's list shows it (One API's channel editor reads ``id``).
+         */
+        ModelCardOut: {
+            /** Created */
+            created: number;
+            /** Id */
+            id: string;
+            /**
+             * Object
+             * @default model
+             */
+            object: string;
+            /**
+             * Owned By
+             * @description the channel type that lists it
+             */
+            owned_by: string;
+            /** Parent */
+            parent: string | null;
+            /** Permission */
+            permission: unknown[];
+            /** Root */
+            root: string;
+        };
         /** OptionBody */
         OptionBody: {
             /** Key */
@@ -1571,23 +1620,6 @@ export interface components {
             /** Payment Method */
             payment_method: string;
         };
-        /**
-         * PayFormOut
-         * @description What the browser must do to pay: submit ``fields`` to ``url``.
-         */
-        PayFormOut: {
-            /** Fields */
-            fields?: {
-                [key: string]: unknown;
-            };
-            /**
-             * Method
-             * @default POST
-             */
-            method: string;
-            /** Url */
-            url: string;
-        };
         /** PayMethodOut */
         PayMethodOut: {
             /**
@@ -1680,7 +1712,10 @@ export interface components {
             /** Token */
             token: string;
         };
-        /** SelfUpdateBody */
+        /**
+         * SelfUpdateBody
+         * @description One API's profile form sends every field; an empty password or username means "keep".
+         */
         SelfUpdateBody: {
             /**
              * Display Name
@@ -2212,7 +2247,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"];
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data: components["schemas"]["ModelCardOut"][];
+                    };
                 };
             };
             /** @description refused: success is false and message says why */
@@ -2444,6 +2481,39 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "api.channels.reveal_key.post": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channel_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Body"];
+            };
+        };
         responses: {
             /** @description the envelope */
             200: {
@@ -4123,7 +4193,9 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope"] & {
-                        data: components["schemas"]["PayFormOut"];
+                        data: {
+                            [key: string]: string;
+                        };
                     };
                 };
             };

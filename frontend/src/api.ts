@@ -53,7 +53,9 @@ async function request<T>(method: string, path: string, query?: Query, body?: un
     throw new ApiError(`HTTP ${res.status} ${res.statusText}`.trim(), res.status);
   }
   if (!payload.success) {
-    throw new ApiError(payload.message || `HTTP ${res.status}`, res.status);
+    // New API's top-up routes say {message: "error", data: "<why>"}.
+    const why = payload.message === 'error' && typeof payload.data === 'string' ? payload.data : payload.message;
+    throw new ApiError(why || `HTTP ${res.status}`, res.status);
   }
   return payload;
 }
@@ -127,4 +129,3 @@ export type Redemption = Schemas['RedemptionOut'];
 export type OptionItem = Schemas['OptionItemOut'];
 export type OptionSpec = Schemas['OptionSpecOut'];
 export type TopUpOrder = Schemas['OrderOut'];
-export type PayForm = Schemas['PayFormOut'];

@@ -95,12 +95,12 @@ def api_blueprint() -> Blueprint:
 
     @api.errorhandler(ValidationError)
     async def db_validation(exc: ValidationError) -> ResponseReturnValue:
-        return jsonify({"success": False, "message": f"invalid value: {exc}"}), 400
+        return jsonify({"success": False, "message": f"invalid value: {exc}"})
 
     @api.errorhandler(IntegrityError)
     async def conflict(exc: IntegrityError) -> ResponseReturnValue:
         log.warning("integrity error in %s %s: %s", request.method, request.path, exc)
-        return jsonify({"success": False, "message": "this conflicts with an existing record"}), 409
+        return jsonify({"success": False, "message": "this conflicts with an existing record"})
 
     @api.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> ResponseReturnValue:

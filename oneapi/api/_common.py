@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from quart import g, jsonify, request, session
 from quart.typing import ResponseReturnValue
 from tortoise.queryset import QuerySet
@@ -55,15 +55,32 @@ Quota = Annotated[int, Field(ge=0, le=MAX_QUOTA)]
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown keys are ignored (One API's UI sends whole rows)."""
+    """Base of request bodies: unknown keys are ignored (One API's UI sends whole rows), and
+    ``null`` for an optional field means "not given", as in One API (Go's zero value)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_not_given(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or key not in fields or fields[key].is_required()
+        }
+
 
 class ApiError(Exception):
-    """Answered as ``{"success": false, "message": ...}`` with an HTTP status."""
+    """Answered as ``{"success": false, "message": ...}``.
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    One API's convention, which its front-ends rely on: HTTP 200 for everything the user can
+    fix (bad input, not found, not allowed); 401 only when no credentials came at all, 404
+    for a route that does not exist, 429 for the rate limit."""
+
+    def __init__(self, message: str, status: int = 200) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -74,7 +91,7 @@ def ok(data: Any = None, message: str = "", **extra: Any) -> ResponseReturnValue
     return jsonify({"success": True, "message": message, "data": data, **extra})
 
 
-def fail(message: str, status: int = 400) -> ResponseReturnValue:
+def fail(message: str, status: int = 200) -> ResponseReturnValue:
     return jsonify({"success": False, "message": message}), status
 
 
@@ -152,9 +169,9 @@ def page_params() -> tuple[int, int]:
 
 
 def path_id(value: int, what: str = "record") -> int:
-    """A path id that can exist; 404 for ids beyond the 32-bit range."""
+    """A path id that can exist; "not found" for ids beyond the 32-bit range."""
     if value < 1 or value > MAX_ID:
-        raise ApiError(f"{what} {value} not found", 404)
+        raise ApiError(f"{what} {value} not found")
     return value
 
 
@@ -218,12 +235,15 @@ def login_session(user: models.User) -> None:
 
 
 async def current_user() -> models.User:
-    """The authenticated, enabled user; ApiError 401/403 otherwise."""
+    """The authenticated, enabled user; ApiError otherwise (401 only without any credentials,
+    which One API's front-end takes for "session expired")."""
     user = await _authenticate()
+    if user is None and request.headers.get("Authorization", "").strip():
+        raise ApiError("the access token is invalid")
     if user is None:
-        raise ApiError("not logged in, or the access token is invalid", 401)
+        raise ApiError("not logged in and no access token given", 401)
     if user.status != models.USER_ENABLED:
-        raise ApiError("this user is disabled", 403)
+        raise ApiError("this user is disabled")
     return user
 
 
@@ -235,7 +255,7 @@ def require_role(role: int) -> Callable[[F], F]:
         async def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             user = await current_user()
             if user.role < role:
-                raise ApiError("permission denied: this needs a higher role", 403)
+                raise ApiError("permission denied: this needs a higher role")
             return await view(*args, **kwargs)
 
         wrapper.min_role = role  # type: ignore[attr-defined]
@@ -267,10 +287,10 @@ def user_dict(user: models.User) -> dict[str, Any]:
 
 
 def outranks(actor: models.User, target: models.User) -> None:
-    """An admin may act only on users of a lower role (403 otherwise)."""
+    """An admin may act only on users of a lower role."""
     if actor.role <= target.role:
         raise ApiError(
-            "permission denied: you cannot act on a user of an equal or higher role", 403
+            "permission denied: you cannot act on a user of an equal or higher role"
         )
 
 

@@ -119,7 +119,7 @@ async def create_user(
 async def soft_delete_user(gw: Gateway, user: models.User) -> None:
     """One API deletes softly: the row stays (logs refer to it), the name is freed."""
     if user.role >= models.ROLE_ROOT:
-        raise ApiError("the root user cannot be deleted", 403)
+        raise ApiError("the root user cannot be deleted")
     user.username = f"deleted_{random_key(24)}"
     user.status = models.USER_DELETED
     user.access_token = None

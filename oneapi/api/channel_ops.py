@@ -26,7 +26,7 @@ _RUNNING = "api.channel_test_running"
 async def _channel(channel_id: int) -> models.Channel:
     channel = await models.Channel.filter(id=path_id(channel_id, "channel")).first()
     if channel is None:
-        raise ApiError(f"channel {channel_id} not found", 404)
+        raise ApiError(f"channel {channel_id} not found")
     return channel
 
 
@@ -133,7 +133,7 @@ def blueprint() -> Blueprint:
         if scope not in ("all", "disabled"):
             raise ApiError("query parameter scope must be all or disabled")
         if gw.memo.get(_RUNNING):
-            raise ApiError("a test of all channels is already running", 409)
+            raise ApiError("a test of all channels is already running")
         gw.memo[_RUNNING] = True
         gw.tasks.append(asyncio.create_task(test_all_channels(gw, scope)))
         gw.tasks[:] = [t for t in gw.tasks if not t.done()]

@@ -21,6 +21,7 @@ from ._common import (
     ApiError,
     Body,
     Id,
+    current_user,
     doc,
     gateway,
     int_arg,
@@ -32,7 +33,8 @@ from ._common import (
     require_role,
     str_arg,
 )
-from .schemas import ChannelOut, ChannelTypeOut
+from .accounts import record_log
+from .schemas import ChannelOut, ChannelTypeOut, ModelCardOut
 from .tokens import CommaList
 
 __all__ = ["blueprint", "channel_dict", "mask_key", "save_channel"]
@@ -123,12 +125,12 @@ def type_name(gw: Gateway, type_id: int) -> str:
     return found.name if found else f"unknown type {type_id} (no plugin provides it)"
 
 
-def channel_dict(channel: models.Channel, show_key: bool = False) -> dict[str, Any]:
+def channel_dict(channel: models.Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
         "type": channel.type,
         "type_name": type_name(gateway(), channel.type),
-        "key": channel.key if show_key else mask_key(channel.key),
+        "key": mask_key(channel.key),
         "status": channel.status,
         "status_reason": channel.status_reason or "",
         "name": channel.name,
@@ -179,7 +181,7 @@ def _check_config(gw: Gateway, type_id: int, config: str) -> None:
 async def _get(channel_id: int) -> models.Channel:
     channel = await models.Channel.filter(id=path_id(channel_id, "channel")).first()
     if channel is None:
-        raise ApiError(f"channel {channel_id} not found", 404)
+        raise ApiError(f"channel {channel_id} not found")
     return channel
 
 
@@ -210,7 +212,7 @@ def blueprint() -> Blueprint:
     @bp.get("/channel/search")
     @require_role(models.ROLE_ADMIN)
     @doc(
-        "Search channels by id, name, exact key or group",
+        "Search channels by id, name or group (root: also by exact key)",
         query={"keyword": "text"},
         response=list[ChannelOut],
     )
@@ -218,7 +220,9 @@ def blueprint() -> Blueprint:
         keyword = str_arg("keyword", 65535)
         query = models.Channel.all()
         if keyword:
-            match = Q(name__icontains=keyword) | Q(key=keyword) | Q(group__icontains=keyword)
+            match = Q(name__icontains=keyword) | Q(group__icontains=keyword)
+            if (await current_user()).role >= models.ROLE_ROOT:
+                match |= Q(key=keyword)  # nobody else may confirm a guessed key
             if keyword.isdigit() and int(keyword) <= 2**31 - 1:
                 match |= Q(id=int(keyword))
             query = query.filter(match)
@@ -226,9 +230,19 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/<int:channel_id>")
     @require_role(models.ROLE_ADMIN)
-    @doc("One channel, with its key", response=ChannelOut)
+    @doc("One channel; its key is never sent (empty, as in One API)", response=ChannelOut)
     async def get_channel(channel_id: int) -> ResponseReturnValue:
-        return ok(channel_dict(await _get(channel_id), show_key=True))
+        return ok({**channel_dict(await _get(channel_id)), "key": ""})
+
+    @bp.post("/channel/<int:channel_id>/key")
+    @require_role(models.ROLE_ROOT)
+    @doc("Reveal a channel's key (root only; written to the management log)", Body)
+    async def reveal_key(channel_id: int) -> ResponseReturnValue:
+        channel = await _get(channel_id)
+        user = await current_user()
+        await record_log(user.id, models.LOG_MANAGE, f"revealed the key of channel {channel.id} "
+                         f"({channel.name})", user.username)  # fmt: skip
+        return ok({"key": channel.key})
 
     @bp.post("/channel/")
     @require_role(models.ROLE_ADMIN)
@@ -367,9 +381,21 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/models")
     @require_role(models.ROLE_ADMIN)
-    @doc("Default models of every channel type: {type_id: [models]}")
+    @doc(
+        "Every channel type's default models as OpenAI model objects, as One API lists them "
+        "(its channel editor maps over them); the {type_id: [models]} map is GET /api/models",
+        response=list[ModelCardOut],
+    )
     async def channel_models() -> ResponseReturnValue:
-        return ok(models_by_type(gateway()))
+        gw = gateway()
+        cards: dict[str, dict[str, object]] = {}
+        for _, ct in sorted(gw.registry.channel_types.items()):
+            for name in ct.models:
+                cards.setdefault(name, {
+                    "id": name, "object": "model", "created": gw.start_time,
+                    "owned_by": ct.name.lower(), "permission": [], "root": name, "parent": None,
+                })  # fmt: skip
+        return ok(list(cards.values()))
 
     return bp
 

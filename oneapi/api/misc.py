@@ -72,7 +72,7 @@ def blueprint() -> Blueprint:
         body = await parse_body(AdminTopUpBody)
         target = await models.User.filter(id=body.user_id).first()
         if target is None or target.status == models.USER_DELETED:
-            raise ApiError(f"user {body.user_id} not found", 404)
+            raise ApiError(f"user {body.user_id} not found")
         outranks(actor, target)
         query = models.User.filter(id=target.id)
         if body.quota < 0:

@@ -41,7 +41,7 @@ async def _github_user(gw: Gateway, code: str) -> dict[str, Any]:
         )
         token = answer.json().get("access_token") if answer.status_code == 200 else None
         if not token:
-            raise ApiError("GitHub refused the login code; try logging in again", 403)
+            raise ApiError("GitHub refused the login code; try logging in again")
         answer = await gw.http.get(
             f"{api_base}/user",
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -51,9 +51,9 @@ async def _github_user(gw: Gateway, code: str) -> dict[str, Any]:
     except ApiError:
         raise
     except Exception as exc:  # noqa: BLE001 - network or JSON trouble: tell the user, not a 500
-        raise ApiError(f"could not reach GitHub: {type(exc).__name__}", 400) from None
+        raise ApiError(f"could not reach GitHub: {type(exc).__name__}") from None
     if not isinstance(data, dict) or not data.get("login"):
-        raise ApiError("GitHub returned no user; try again", 403)
+        raise ApiError("GitHub returned no user; try again")
     return data
 
 
@@ -81,9 +81,9 @@ def blueprint() -> Blueprint:
         if not code:
             raise ApiError("query parameter code is required")
         if not isinstance(expected, str) or not hmac.compare_digest(expected, state):
-            raise ApiError("the OAuth state does not match: start the login again", 403)
+            raise ApiError("the OAuth state does not match: start the login again")
         if not gw.options.bool("GitHubOAuthEnabled"):
-            raise ApiError("GitHub login is disabled by the administrator", 403)
+            raise ApiError("GitHub login is disabled by the administrator")
         profile = await _github_user(gw, code)
         github_id = str(profile["login"])[:191]
         if session.get("id"):
@@ -101,7 +101,7 @@ def blueprint() -> Blueprint:
         )
         if user is None:
             if not gw.options.bool("RegisterEnabled"):
-                raise ApiError("registration of new users is closed by the administrator", 403)
+                raise ApiError("registration of new users is closed by the administrator")
             last = await models.User.all().order_by("-id").first()
             user = await create_user(
                 gw,
@@ -112,7 +112,7 @@ def blueprint() -> Blueprint:
                 github_id=github_id,
             )
         if user.status != models.USER_ENABLED:
-            raise ApiError("this user is disabled", 403)
+            raise ApiError("this user is disabled")
         login_session(user)
         return ok(
             {

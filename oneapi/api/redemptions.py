@@ -67,7 +67,7 @@ def redemption_dict(row: models.Redemption) -> dict[str, Any]:
 async def _get(redemption_id: int) -> models.Redemption:
     row = await models.Redemption.filter(id=path_id(redemption_id, "redemption code")).first()
     if row is None:
-        raise ApiError(f"redemption code {redemption_id} not found", 404)
+        raise ApiError(f"redemption code {redemption_id} not found")
     return row
 
 
@@ -76,7 +76,7 @@ async def redeem(key: str, user: models.User) -> int:
     async with write_transaction():
         row = await models.Redemption.filter(key=key).first()
         if row is None:
-            raise ApiError("invalid redemption code", 404)
+            raise ApiError("invalid redemption code")
         if row.status != models.REDEMPTION_ENABLED:
             raise ApiError("this redemption code has been used or is disabled")
         claimed = await models.Redemption.filter(

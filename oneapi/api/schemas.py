@@ -17,10 +17,10 @@ __all__ = [
     "ConfigFieldOut",
     "LogOut",
     "LogStatOut",
+    "ModelCardOut",
     "OptionItemOut",
     "OptionSpecOut",
     "OrderOut",
-    "PayFormOut",
     "PayMethodOut",
     "PluginOut",
     "RedemptionOut",
@@ -117,6 +117,18 @@ class ChannelTypeOut(Out):
     default_base_url: str
     default_models: list[str]
     config_fields: list[ConfigFieldOut]
+
+
+class ModelCardOut(Out):
+    """A model as OpenAI's list shows it (One API's channel editor reads ``id``)."""
+
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = Field(description="the channel type that lists it")
+    permission: list[Any]
+    root: str
+    parent: str | None
 
 
 class LogOut(Out):
@@ -244,9 +256,3 @@ class OrderOut(Out):
     complete_time: int
 
 
-class PayFormOut(BaseModel):
-    """What the browser must do to pay: submit ``fields`` to ``url``."""
-
-    url: str
-    method: str = "POST"
-    fields: dict[str, Any] = Field(default_factory=dict)

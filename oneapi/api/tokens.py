@@ -107,7 +107,7 @@ async def _own(token_id: int) -> models.Token:
     user = await current_user()
     token = await models.Token.filter(id=path_id(token_id, "token"), user_id=user.id).first()
     if token is None:
-        raise ApiError(f"token {token_id} not found", 404)
+        raise ApiError(f"token {token_id} not found")
     return token
 
 

@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
-from quart import Blueprint, request
+from quart import Blueprint, jsonify, request
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 
@@ -29,7 +29,7 @@ from ._common import (
     require_role,
     str_arg,
 )
-from .schemas import OrderOut, PayFormOut, TopUpInfoOut
+from .schemas import OrderOut, TopUpInfoOut
 
 __all__ = ["blueprint"]
 
@@ -85,8 +85,10 @@ def _request_base() -> str:
     return request.host_url.rstrip("/")
 
 
-def _payment_error(exc: payments.PaymentError) -> ApiError:
-    return ApiError(exc.message, 502 if exc.code == "provider" else 400)
+def _new_api_error(text: str) -> ResponseReturnValue:
+    """New API's refusal on its top-up routes (its clients read ``data``); ``success`` too,
+    for One API's envelope."""
+    return jsonify({"success": False, "message": "error", "data": text})
 
 
 def _order_query(keyword: str, status: str) -> Q:
@@ -128,38 +130,50 @@ def blueprint() -> Blueprint:
 
     @bp.post("/user/amount")
     @require_role(models.ROLE_USER)
-    @doc("Price preview: what paying for `amount` USD costs you (text, 2 decimals)", AmountBody)
+    @doc(
+        "Price preview: what paying for `amount` USD costs you (New API's shape: "
+        '`message` "success" and `data` the price as text, or `message` "error" and `data` why)',
+        AmountBody,
+    )
     async def amount() -> ResponseReturnValue:
         gw = gateway()
         user = await current_user()
-        body = await parse_body(AmountBody)
         try:
+            body = await parse_body(AmountBody)
             entry = (
                 payments.resolve_method(gw, body.payment_method)[1] if body.payment_method else None
             )
             priced = payments.quote(gw, user, body.amount, entry)
-        except payments.PaymentError as exc:
-            raise _payment_error(exc) from None
-        return ok(payments.money_text(priced.money), quota=priced.quota)
+        except (ApiError, payments.PaymentError) as exc:
+            return _new_api_error(exc.message)
+        return ok(payments.money_text(priced.money), "success", quota=priced.quota)
 
     @bp.post("/user/pay")
     @require_role(models.ROLE_USER)
     @doc(
-        "Create a pending order; answers what the browser must do: {url, method, fields}",
+        "Create a pending order. New API's shape: `data` the form fields the browser submits "
+        "to `url` (with `method`, POST unless said), or `message` \"error\" and `data` why",
         PayBody,
-        response=PayFormOut,
+        response=dict[str, str],
     )
     async def pay() -> ResponseReturnValue:
         gw = gateway()
         user = await current_user()
-        body = await parse_body(PayBody)
         try:
+            body = await parse_body(PayBody)
             order, action = await payments.create_order(
                 gw, user, body.amount, body.payment_method, _request_base()
             )
-        except payments.PaymentError as exc:
-            raise _payment_error(exc) from None
-        return ok(action, trade_no=order.trade_no, money=payments.money_text(order.money))
+        except (ApiError, payments.PaymentError) as exc:
+            return _new_api_error(exc.message)
+        return ok(
+            action["fields"],
+            "success",
+            url=action["url"],
+            method=action["method"],
+            trade_no=order.trade_no,
+            money=payments.money_text(order.money),
+        )
 
     @bp.get("/user/topup/self")
     @require_role(models.ROLE_USER)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 from quart import Blueprint, session
 from quart.typing import ResponseReturnValue
 
@@ -43,10 +45,16 @@ class RegisterBody(Body):
     aff_code: str = Field("", max_length=32)
 
 
+def _empty_is_not_given(value: object) -> object:
+    return None if value == "" else value
+
+
 class SelfUpdateBody(Body):
-    username: Username | None = None
+    """One API's profile form sends every field; an empty password or username means "keep"."""
+
+    username: Annotated[Username | None, BeforeValidator(_empty_is_not_given)] = None
     display_name: DisplayName | None = None
-    password: Password | None = None
+    password: Annotated[Password | None, BeforeValidator(_empty_is_not_given)] = None
     original_password: str | None = Field(None, max_length=191)
 
 
@@ -59,7 +67,7 @@ def blueprint() -> Blueprint:
     async def login() -> ResponseReturnValue:
         gw = gateway()
         if not gw.options.bool("PasswordLoginEnabled"):
-            raise ApiError("password login is disabled by the administrator", 403)
+            raise ApiError("password login is disabled by the administrator")
         body = await parse_body(LoginBody)
         user = await models.User.filter(username=body.username).first()
         if user is None and "@" in body.username:
@@ -70,9 +78,9 @@ def blueprint() -> Blueprint:
             or not user.password
             or not check_password(body.password, user.password)
         ):
-            raise ApiError("wrong username or password", 401)
+            raise ApiError("wrong username or password")
         if user.status != models.USER_ENABLED:
-            raise ApiError("this user is disabled", 403)
+            raise ApiError("this user is disabled")
         login_session(user)
         return ok(
             {
@@ -101,9 +109,9 @@ def blueprint() -> Blueprint:
     async def register() -> ResponseReturnValue:
         gw = gateway()
         if not gw.options.bool("RegisterEnabled"):
-            raise ApiError("registration of new users is closed by the administrator", 403)
+            raise ApiError("registration of new users is closed by the administrator")
         if not gw.options.bool("PasswordRegisterEnabled"):
-            raise ApiError("registration with a password is closed: use a third-party login", 403)
+            raise ApiError("registration with a password is closed: use a third-party login")
         body = await parse_body(RegisterBody)
         email = ""
         if gw.options.bool("EmailVerificationEnabled"):
@@ -161,7 +169,7 @@ def blueprint() -> Blueprint:
             if body.original_password is not None and not check_password(
                 body.original_password, user.password
             ):
-                raise ApiError("the original password is wrong", 403)
+                raise ApiError("the original password is wrong")
             user.password = hash_password(body.password)
             fields.append("password")
         if fields:

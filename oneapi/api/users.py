@@ -73,7 +73,7 @@ def _listed() -> Q:
 async def _target(user_id: int) -> models.User:
     user = await models.User.filter(id=path_id(user_id, "user")).first()
     if user is None or user.status == models.USER_DELETED:
-        raise ApiError(f"user {user_id} not found", 404)
+        raise ApiError(f"user {user_id} not found")
     return user
 
 
@@ -144,7 +144,7 @@ def blueprint() -> Blueprint:
         target = await _target(body.id)
         outranks(actor, target)
         if body.role is not None and body.role >= actor.role:
-            raise ApiError("you cannot give a user a role equal to or higher than yours", 403)
+            raise ApiError("you cannot give a user a role equal to or higher than yours")
         fields: list[str] = []
         if body.username is not None and body.username != target.username:
             if await models.User.filter(username=body.username).exists():
@@ -176,7 +176,7 @@ def blueprint() -> Blueprint:
         else:
             found = await models.User.filter(username=body.username).first()
             if found is None or found.status == models.USER_DELETED:
-                raise ApiError(f"user {body.username} not found", 404)
+                raise ApiError(f"user {body.username} not found")
             target = found
         outranks(actor, target)
         if body.action == "disable":
@@ -188,7 +188,7 @@ def blueprint() -> Blueprint:
             return ok({"role": target.role, "status": target.status})
         elif body.action == "promote":
             if actor.role < models.ROLE_ROOT:
-                raise ApiError("only the root user can promote users to administrators", 403)
+                raise ApiError("only the root user can promote users to administrators")
             if target.role >= models.ROLE_ADMIN:
                 raise ApiError("this user is already an administrator")
             target.role = models.ROLE_ADMIN

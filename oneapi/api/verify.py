@@ -114,11 +114,11 @@ async def send_email(gw: Gateway, to: str, subject: str, text: str) -> None:
     keys = ("SMTPServer", "SMTPPort", "SMTPAccount", "SMTPFrom", "SMTPToken", "SystemName")
     options = {k: gw.options.get(k) for k in keys}
     if not options["SMTPServer"]:
-        raise ApiError("sending email is not configured (SMTPServer option)", 400)
+        raise ApiError("sending email is not configured (SMTPServer option)")
     try:
         await asyncio.to_thread(_deliver, options, to, subject, text)
     except (OSError, smtplib.SMTPException, ValueError) as exc:
-        raise ApiError(f"could not send the email: {exc}", 400) from None
+        raise ApiError(f"could not send the email: {exc}") from None
 
 
 def turnstile(view: F) -> F:
@@ -130,7 +130,7 @@ def turnstile(view: F) -> F:
         if gw.options.bool("TurnstileCheckEnabled") and not session.get("turnstile"):
             response = str_arg("turnstile", 4096)
             if not response:
-                raise ApiError("the Turnstile check is missing: complete the challenge first", 403)
+                raise ApiError("the Turnstile check is missing: complete the challenge first")
             url = gw.settings.TURNSTILE_VERIFY_URL or TURNSTILE_URL
             try:
                 assert gw.http is not None
@@ -147,7 +147,7 @@ def turnstile(view: F) -> F:
             except Exception:  # noqa: BLE001 - any failure of the verifier is a failed check
                 passed = False
             if not passed:
-                raise ApiError("the Turnstile check failed; refresh and try again", 403)
+                raise ApiError("the Turnstile check failed; refresh and try again")
             session["turnstile"] = True
         return await view(*args, **kwargs)
 
@@ -190,7 +190,7 @@ def blueprint() -> Blueprint:
         if not _EMAIL.match(email):
             raise ApiError("invalid email address")
         if not await models.User.filter(email=email, status=models.USER_ENABLED).exists():
-            raise ApiError("no user has this email address", 404)
+            raise ApiError("no user has this email address")
         token = issue_code(gw, "reset", email, 32)
         base = (gw.options.get("ServerAddress") or request.host_url).rstrip("/")
         link = f"{base}/user/reset?email={quote(email)}&token={token}"
@@ -209,10 +209,10 @@ def blueprint() -> Blueprint:
         gw = gateway()
         body = await parse_body(ResetBody)
         if not verify_code(gw, "reset", body.email, body.token):
-            raise ApiError("the reset link is wrong or has expired", 403)
+            raise ApiError("the reset link is wrong or has expired")
         user = await models.User.filter(email=body.email, status=models.USER_ENABLED).first()
         if user is None:
-            raise ApiError("no user has this email address", 404)
+            raise ApiError("no user has this email address")
         password = random_key(12)
         user.password = hash_password(password)
         await user.save(update_fields=["password"])

@@ -93,11 +93,19 @@ async def _models(model: str | None) -> Response:
     except RelayError as err:
         return error_response(err, new_request_id())
     names = sorted(token.models) if token.models is not None else gw.cache.channels.models_for(user.group)
-    owners = {m: ct.name.lower() for ct in gw.registry.channel_types.values() for m in ct.models}
+    types = gw.registry.channel_types
+    table = gw.cache.channels
     created = gw.start_time
 
+    def owner(name: str) -> str:
+        """The channel type that serves the model to this user; unserved: a type listing it."""
+        served_by = table.serving_type(user.group, name)
+        if served_by in types:
+            return types[served_by].name.lower()
+        return next((ct.name.lower() for _, ct in sorted(types.items()) if name in ct.models), "custom")
+
     def card(name: str) -> dict[str, object]:
-        return {"id": name, "object": "model", "created": created, "owned_by": owners.get(name, "custom")}
+        return {"id": name, "object": "model", "created": created, "owned_by": owner(name)}
 
     if model is None:
         return _json({"object": "list", "data": [card(n) for n in names]})

@@ -90,7 +90,7 @@ def test_log_filters_stat_and_self(api: Api) -> None:
     )
     found = api.ok(root, "GET", "/api/log/search", params={"keyword": other["username"]})
     assert found and all(r["username"] == other["username"] for r in found)
-    api.refused(root, "GET", "/api/log/", 400, params={"type": "x"})
+    api.refused(root, "GET", "/api/log/", params={"type": "x"})
 
 
 def test_delete_old_logs(api: Api) -> None:
@@ -99,7 +99,7 @@ def test_delete_old_logs(api: Api) -> None:
     assert api.ok(api.root, "DELETE", "/api/log/", params={"target_timestamp": 2000}) >= 1
     left = api.ok(api.root, "GET", "/api/log/", params={"username": user["username"]})
     assert [r["model_name"] for r in left] == ["new"]
-    api.refused(api.root, "DELETE", "/api/log/", 400)
+    api.refused(api.root, "DELETE", "/api/log/")
 
 
 def test_dashboard_aggregates_by_day_and_model(api: Api) -> None:

@@ -97,9 +97,9 @@ class Caller:
             return
         if not isinstance(body, dict) or "success" not in body:
             self.failures.append(f"{label}: no envelope")
-        elif not body["success"] and not 400 <= r.status_code < 500:
-            if not (path.startswith("/api/channel/test/") and r.status_code == 200):
-                self.failures.append(f"{label}: refused with HTTP {r.status_code}")
+        elif not body["success"] and r.status_code not in (200, 401, 404, 413, 429):
+            # One API's convention: 200 + success false for what the caller can fix.
+            self.failures.append(f"{label}: refused with HTTP {r.status_code}")
         if path == "/api/user/token" and body.get("success"):
             self.admin = {"Authorization": body["data"]}
 
@@ -162,7 +162,8 @@ def test_odd_headers(api: Api) -> None:
             r = client.get("/api/user/self", headers={"Authorization": value})
         except (httpx.HTTPError, UnicodeEncodeError):
             continue
-        assert r.status_code == 401, (value[:20], r.status_code)
+        # An Authorization header that names no user: One API's 200 + "access token invalid".
+        assert r.status_code == 200 and not r.json()["success"], (value[:20], r.status_code)
     client.cookies.set("session", "garbage.garbage.garbage")
     r = client.get("/api/user/self")
     assert r.status_code == 401

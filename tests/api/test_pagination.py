@@ -80,8 +80,8 @@ def test_page_sizes(api: Api, filled: dict[str, Any], size: int) -> None:
 
 def test_page_size_bounds(api: Api) -> None:
     for bad in ("0", "101", "-5", "ten"):
-        api.refused(api.root, "GET", "/api/user/", 400, params={"page_size": bad})
-    api.refused(api.root, "GET", "/api/user/", 400, params={"p": "-1"})
+        api.refused(api.root, "GET", "/api/user/", params={"page_size": bad})
+    api.refused(api.root, "GET", "/api/user/", params={"p": "-1"})
     _, body = api.call(api.root, "GET", "/api/user/", params={"p": 100000})
     assert body["data"] == [] and body["total"] >= 1
     _, body = api.call(api.root, "GET", "/api/user/")

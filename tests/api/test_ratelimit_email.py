@@ -22,7 +22,7 @@ def test_rate_limits() -> None:
         client = proc.client()
         for _ in range(3):
             r = client.post("/api/user/login", json={"username": "root", "password": "wrong-pass"})
-            assert r.status_code == 401
+            assert r.status_code == 200 and not r.json()["success"]
         r = client.post("/api/user/login", json={"username": "root", "password": "123456"})
         assert r.status_code == 429 and "20 minutes" in r.json()["message"]
         codes = [client.get("/api/notice").status_code for _ in range(12)]
@@ -98,20 +98,19 @@ def smtp(api: Api) -> Iterator[FakeSMTP]:
 def test_email_verification_register_and_reset(api: Api, smtp: FakeSMTP) -> None:
     anon = api.client()
     email = f"{unique('e')}@example.com"
-    api.refused(anon, "GET", "/api/verification", 400, params={"email": "not-an-address"})
+    api.refused(anon, "GET", "/api/verification", params={"email": "not-an-address"})
     api.ok(anon, "GET", "/api/verification", params={"email": email})
     code = re.search(r"code is (\w+)", smtp.last_text()).group(1)  # type: ignore[union-attr]
     api.option("EmailVerificationEnabled", "true")
     try:
         name = unique("v")
         api.refused(
-            anon, "POST", "/api/user/register", 400, json={"username": name, "password": PASSWORD}
+            anon, "POST", "/api/user/register", json={"username": name, "password": PASSWORD}
         )
         api.refused(
             anon,
             "POST",
             "/api/user/register",
-            400,
             json={
                 "username": name,
                 "password": PASSWORD,
@@ -134,15 +133,15 @@ def test_email_verification_register_and_reset(api: Api, smtp: FakeSMTP) -> None
         api.option("EmailVerificationEnabled", "false")
     client = api.login(name)
     assert api.ok(client, "GET", "/api/user/self")["email"] == email
-    api.refused(anon, "GET", "/api/verification", 400, params={"email": email})  # in use now
+    api.refused(anon, "GET", "/api/verification", params={"email": email})  # in use now
     api.ok(anon, "GET", "/api/reset_password", params={"email": email})
     link = re.search(r"\S+/user/reset\?\S+", smtp.last_text()).group(0)  # type: ignore[union-attr]
     token = link.split("token=")[1]
-    api.refused(anon, "POST", "/api/user/reset", 403, json={"email": email, "token": "bad"})
+    api.refused(anon, "POST", "/api/user/reset", json={"email": email, "token": "bad"})
     password = api.ok(anon, "POST", "/api/user/reset", json={"email": email, "token": token})
     api.login(name, password)
     api.refused(
-        anon, "POST", "/api/user/reset", 403, json={"email": email, "token": token}
+        anon, "POST", "/api/user/reset", json={"email": email, "token": token}
     )  # used up
 
 
@@ -152,7 +151,7 @@ def test_email_bind(api: Api, smtp: FakeSMTP) -> None:
     api.ok(api.client(), "GET", "/api/verification", params={"email": email})
     code = re.search(r"code is (\w+)", smtp.last_text()).group(1)  # type: ignore[union-attr]
     api.refused(
-        client, "GET", "/api/oauth/email/bind", 400, params={"email": email, "code": "nope"}
+        client, "GET", "/api/oauth/email/bind", params={"email": email, "code": "nope"}
     )
     api.ok(client, "GET", "/api/oauth/email/bind", params={"email": email, "code": code})
     assert api.ok(client, "GET", "/api/user/self")["email"] == email
@@ -163,7 +162,7 @@ def test_email_domain_restriction(api: Api, smtp: FakeSMTP) -> None:
     api.option("EmailDomainRestrictionEnabled", "true")
     try:
         api.refused(
-            api.client(), "GET", "/api/verification", 400, params={"email": "a@example.com"}
+            api.client(), "GET", "/api/verification", params={"email": "a@example.com"}
         )
         api.ok(
             api.client(), "GET", "/api/verification", params={"email": f"{unique('d')}@allowed.org"}

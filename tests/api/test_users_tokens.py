@@ -32,12 +32,12 @@ def test_user_crud(api: Api) -> None:
     assert (updated["quota"], updated["group"], updated["display_name"]) == (1234, "vip", "E")
     api.ok(root, "PUT", "/api/user/", json={"id": uid, "password": "another-pass1"})
     api.login(name, "another-pass1")
-    api.refused(root, "PUT", "/api/user/", 400, json={"id": uid, "quota": -1})
-    api.refused(root, "PUT", "/api/user/", 400, json={"id": uid, "group": "a,b"})
-    api.refused(root, "PUT", "/api/user/", 404, json={"id": 2_000_000_000, "quota": 1})
-    api.refused(root, "POST", "/api/user/", 400, json={"username": name, "password": PASSWORD})
+    api.refused(root, "PUT", "/api/user/", json={"id": uid, "quota": -1})
+    api.refused(root, "PUT", "/api/user/", json={"id": uid, "group": "a,b"})
+    api.refused(root, "PUT", "/api/user/", json={"id": 2_000_000_000, "quota": 1})
+    api.refused(root, "POST", "/api/user/", json={"username": name, "password": PASSWORD})
     api.ok(root, "DELETE", f"/api/user/{uid}")
-    api.refused(root, "GET", f"/api/user/{uid}", 404)
+    api.refused(root, "GET", f"/api/user/{uid}")
     assert api.ok(root, "GET", "/api/user/search", params={"keyword": name}) == []
     api.ok(
         root, "POST", "/api/user/", json={"username": name, "password": PASSWORD}
@@ -53,19 +53,19 @@ def test_manage_actions(api: Api) -> None:
 
     assert manage("promote")["role"] == 10
     assert "already" in api.refused(
-        api.root, "POST", "/api/user/manage", 400, json={"id": user["id"], "action": "promote"}
+        api.root, "POST", "/api/user/manage", json={"id": user["id"], "action": "promote"}
     )
     assert manage("demote")["role"] == 1
     assert manage("disable")["status"] == 2
     assert manage("enable")["status"] == 1
     manage("delete")
     api.refused(
-        api.root, "POST", "/api/user/manage", 404, json={"id": user["id"], "action": "enable"}
+        api.root, "POST", "/api/user/manage", json={"id": user["id"], "action": "enable"}
     )
     api.refused(
-        api.root, "POST", "/api/user/manage", 400, json={"id": user["id"], "action": "explode"}
+        api.root, "POST", "/api/user/manage", json={"id": user["id"], "action": "explode"}
     )
-    api.refused(api.root, "POST", "/api/user/manage", 403, json={"id": 1, "action": "disable"})
+    api.refused(api.root, "POST", "/api/user/manage", json={"id": 1, "action": "disable"})
 
 
 def test_user_list_order_and_total(api: Api) -> None:
@@ -87,9 +87,9 @@ def test_admin_topup_writes_a_log(api: Api) -> None:
         api.ok(api.root, "POST", "/api/topup", json={"user_id": user["id"], "quota": -40})["quota"]
         == 60
     )
-    api.refused(api.root, "POST", "/api/topup", 400, json={"user_id": user["id"], "quota": -61})
-    api.refused(api.root, "POST", "/api/topup", 400, json={"user_id": user["id"], "quota": 0})
-    api.refused(api.root, "POST", "/api/topup", 404, json={"user_id": 2_000_000_000, "quota": 1})
+    api.refused(api.root, "POST", "/api/topup", json={"user_id": user["id"], "quota": -61})
+    api.refused(api.root, "POST", "/api/topup", json={"user_id": user["id"], "quota": 0})
+    api.refused(api.root, "POST", "/api/topup", json={"user_id": 2_000_000_000, "quota": 1})
     logs = api.ok(api.root, "GET", "/api/log/", params={"username": user["username"], "type": 1})
     assert {log["quota"] for log in logs} == {90, -40} and any(
         "gift" in log["content"] for log in logs
@@ -141,11 +141,11 @@ def test_token_crud(api: Api) -> None:
         == "renamed"
     )
     assert api.ok(client, "GET", f"/api/token/{tid}")["status"] == 2
-    api.refused(client, "POST", "/api/token/", 400, json={"name": "x" * 31})
-    api.refused(client, "POST", "/api/token/", 400, json={"name": "n", "subnet": "not-a-net"})
-    api.refused(client, "POST", "/api/token/", 400, json={"name": "n", "remain_quota": -5})
+    api.refused(client, "POST", "/api/token/", json={"name": "x" * 31})
+    api.refused(client, "POST", "/api/token/", json={"name": "n", "subnet": "not-a-net"})
+    api.refused(client, "POST", "/api/token/", json={"name": "n", "remain_quota": -5})
     api.ok(client, "DELETE", f"/api/token/{tid}")
-    api.refused(client, "GET", f"/api/token/{tid}", 404)
+    api.refused(client, "GET", f"/api/token/{tid}")
 
 
 def test_token_enable_checks(api: Api) -> None:
@@ -165,7 +165,6 @@ def test_token_enable_checks(api: Api) -> None:
         client,
         "PUT",
         "/api/token/",
-        400,
         params={"status_only": 1},
         json={"id": token["id"], "status": 1},
     )
@@ -181,7 +180,6 @@ def test_token_enable_checks(api: Api) -> None:
         client,
         "PUT",
         "/api/token/",
-        400,
         params={"status_only": 1},
         json={"id": empty["id"], "status": 1},
     )
@@ -197,18 +195,17 @@ def test_users_never_see_each_others_tokens(api: Api) -> None:
     )
     assert api.ok(bob, "GET", "/api/token/search", params={"keyword": secret["key"]}) == []
     assert api.ok(bob, "GET", "/api/token/search", params={"keyword": "alice"}) == []
-    api.refused(bob, "GET", f"/api/token/{secret['id']}", 404)
-    api.refused(bob, "PUT", "/api/token/", 404, json={"id": secret["id"], "name": "stolen"})
+    api.refused(bob, "GET", f"/api/token/{secret['id']}")
+    api.refused(bob, "PUT", "/api/token/", json={"id": secret["id"], "name": "stolen"})
     api.refused(
         bob,
         "PUT",
         "/api/token/",
-        404,
         params={"status_only": 1},
         json={"id": secret["id"], "status": 2},
     )
-    api.refused(bob, "DELETE", f"/api/token/{secret['id']}", 404)
-    api.refused(api.root, "GET", f"/api/token/{secret['id']}", 404)  # not even root
+    api.refused(bob, "DELETE", f"/api/token/{secret['id']}")
+    api.refused(api.root, "GET", f"/api/token/{secret['id']}")  # not even root
     after = api.ok(alice, "GET", f"/api/token/{secret['id']}")
     assert (after["name"], after["status"]) == ("alice-t", 1)
 

@@ -6,9 +6,9 @@ browser submits, "takes the payment", and then calls the order's ``notify_url`` 
 loopback with signed parameters, retrying until the merchant answers ``success``::
 
     with FakeEpay(pid="1001", key="k") as fake:
-        form = client.post("/api/user/pay", json={...}).json()["data"]
-        httpx.post(form["url"], data=form["fields"])       # what the browser does
-        assert fake.wait_reply(form["fields"]["out_trade_no"]) == "success"
+        answer = client.post("/api/user/pay", json={...}).json()
+        httpx.post(answer["url"], data=answer["data"])     # what the browser does
+        assert fake.wait_reply(answer["data"]["out_trade_no"]) == "success"
 
 Knobs (plain attributes; ``reset()`` restores them):
 

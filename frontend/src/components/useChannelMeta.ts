@@ -17,7 +17,7 @@ export function useChannelMeta(): ChannelMeta {
     let alive = true;
     Promise.allSettled([
       api.get<ChannelType[]>('/api/channel/types'),
-      api.get<Record<string, string[]>>('/api/channel/models'),
+      api.get<Record<string, string[]>>('/api/models'),
       api.get<string[]>('/api/group/'),
     ]).then(([types, models, groups]) => {
       if (!alive) return;

@@ -100,11 +100,13 @@ class Shop:
         return int(api(self.root, "GET", f"/api/user/{user_id}")["quota"])
 
     def pay(self, client: httpx.Client, amount: Any = 10, method: str = "alipay") -> dict[str, Any]:
-        """POST /api/user/pay: the whole envelope (data = {url, method, fields})."""
+        """POST /api/user/pay: New API's answer (``data`` the form fields, ``url``), plus
+        ``form``: what the UI submits ({url, method, fields})."""
         r = client.post("/api/user/pay", json={"amount": amount, "payment_method": method})
         body = r.json()
-        assert body["success"], body
-        return dict(body)
+        assert r.status_code == 200 and body["success"] and body["message"] == "success", body
+        form = {"url": body["url"], "method": body.get("method", "POST"), "fields": body["data"]}
+        return {**body, "form": form}
 
     def browser_submit(self, action: dict[str, Any]) -> httpx.Response:
         """What the UI's hidden form does with the answer of /api/user/pay."""
@@ -125,7 +127,7 @@ class Shop:
         """Create an order and submit it to the fake site without its automatic notify."""
         self.fake.auto_notify = False
         try:
-            action = self.pay(client, amount)["data"]
+            action = self.pay(client, amount)["form"]
             assert self.browser_submit(action).status_code == 200
         finally:
             self.fake.auto_notify = True

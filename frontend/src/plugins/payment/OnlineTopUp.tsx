@@ -4,12 +4,12 @@ import { ReloadOutlined } from '@ant-design/icons';
 import { Alert, App, Button, Card, Empty, Form, InputNumber, Radio, Space, Tag, Typography, type TableColumnsType } from 'antd';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, errorMessage, type PayForm, type TopUpOrder } from '../../api';
+import { api, errorMessage, type TopUpOrder } from '../../api';
 import { ListTable } from '../../components/ListPage';
 import { useList } from '../../components/useList';
 import { formatTime } from '../../lib/format';
 import { useSession } from '../../session';
-import { submitPayment } from './payment';
+import { payAnswerOf, submitPayment } from './payment';
 
 const ORDER_COLORS: Record<string, string> = { success: 'green', pending: 'gold', failed: 'red', expired: 'default' };
 
@@ -60,7 +60,7 @@ export default function OnlineTopUp() {
     }
     setPaying(true);
     try {
-      submitPayment(await api.post<PayForm>('/api/user/pay', { amount, payment_method: method }));
+      submitPayment(payAnswerOf(await api.message('POST', '/api/user/pay', { amount, payment_method: method })));
     } catch (e) {
       message.error(errorMessage(e));
       setPaying(false);

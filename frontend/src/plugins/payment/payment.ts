@@ -6,6 +6,12 @@ export interface PayAnswer {
   fields?: Record<string, unknown>;
 }
 
+/** New API's answer of POST /api/user/pay: `data` the fields, `url` (and our `method`) beside. */
+export function payAnswerOf(envelope: { data: unknown; url?: unknown; method?: unknown }): PayAnswer {
+  const fields = envelope.data && typeof envelope.data === 'object' ? (envelope.data as Record<string, unknown>) : {};
+  return { url: String(envelope.url ?? ''), method: typeof envelope.method === 'string' ? envelope.method : 'POST', fields };
+}
+
 export interface FormSpec {
   action: string;
   method: 'GET' | 'POST';
