@@ -45,6 +45,7 @@ MODES = {
     for m in (
         Mode("chat", "/chat/completions"),
         Mode("completions", "/completions"),
+        Mode("edits", "/edits"),
         Mode("embeddings", "/embeddings"),
         Mode("moderations", "/moderations", default_model="text-moderation-latest"),
         Mode("images", "/images/generations", default_model="dall-e-2", token_priced=False),
@@ -75,6 +76,9 @@ def check_input(ctx: RelayContext) -> None:
         if not isinstance(messages, list) or not messages:
             raise RelayError(400, "messages must be a non-empty array", "invalid_request_error",
                              "invalid_messages", "messages")
+    elif ctx.mode == "edits" and not isinstance(payload.get("instruction"), str):
+        raise RelayError(400, "instruction is required", "invalid_request_error", "missing_instruction",
+                         "instruction")
     elif ctx.mode in ("embeddings", "moderations") and "input" not in payload:
         raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
 
@@ -90,6 +94,8 @@ async def count_prompt(tok: Tokenizer, ctx: RelayContext, fetch_image: ImageFetc
         return count
     if ctx.mode == "completions":
         return tok.count_input(ctx.model, payload.get("prompt", ""))
+    if ctx.mode == "edits":
+        return tok.count_input(ctx.model, [payload.get("input") or "", payload["instruction"]])
     if ctx.mode in ("embeddings", "moderations"):
         return tok.count_input(ctx.model, payload["input"])
     return 0

@@ -14,13 +14,14 @@ from ..models import Token, User
 from .context import RelayError
 from .controller import client_key, error_response, new_request_id, relay
 from .modes import RELAY_ROUTES
+from .proxy import proxy
 
 __all__ = ["relay_blueprint"]
 
 # OpenAI endpoints the gateway does not relay yet: 501, never 404.
 _NOT_IMPLEMENTED = (
     "images/edits", "images/variations", "files", "fine_tuning", "fine-tunes", "assistants",
-    "threads", "batches", "uploads", "vector_stores", "responses", "realtime", "edits", "evals",
+    "threads", "batches", "uploads", "vector_stores", "responses", "realtime", "evals",
     "containers", "conversations", "chatkit", "videos",
 )
 
@@ -46,6 +47,14 @@ def relay_blueprint() -> Blueprint:
     @bp.get("/v1/models/<path:model>")
     async def get_model(model: str) -> Response:
         return await _models(model)
+
+    @bp.delete("/v1/models/<path:model>")
+    async def delete_model(model: str) -> Response:
+        err = RelayError(501, "API not implemented: deleting a model", "one_api_error", "api_not_implemented")
+        return error_response(err, new_request_id())
+
+    bp.add_url_rule("/v1/oneapi/proxy/<int:channel_id>/<path:target>", "proxy", proxy,
+                    methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 
     for prefix in ("", "/v1"):
         bp.add_url_rule(f"{prefix}/dashboard/billing/subscription", f"subscription{prefix}",

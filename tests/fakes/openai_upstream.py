@@ -143,7 +143,7 @@ class FakeOpenAI(UpstreamFake):
         return list(value) if name == "models" else value
 
     def _routes(self, router: web.UrlDispatcher) -> None:
-        post = {"chat/completions": self._chat, "completions": self._completions,
+        post = {"chat/completions": self._chat, "completions": self._completions, "edits": self._edits,
                 "embeddings": self._embeddings, "moderations": self._moderations,
                 "images/generations": self._images, "audio/speech": self._speech,
                 "audio/transcriptions": self._transcribe, "audio/translations": self._transcribe}
@@ -325,6 +325,16 @@ class FakeOpenAI(UpstreamFake):
         if self._stream_usage(body):
             events.append(wrap([], **usage))
         return await self._sse(request, events)
+
+    async def _edits(self, request: web.Request) -> web.StreamResponse:
+        """The retired /v1/edits (One API still relays it): the input with the instruction."""
+        body = self._json_body(request, "instruction")
+        if isinstance(body, web.Response):
+            return body
+        text = f"{body.get('input', '')} [{body['instruction']}]"
+        choices = [{"text": text, "index": j} for j in range(int(body.get("n") or 1))]
+        return web.json_response({"object": "edit", "created": int(time.time()), "choices": choices,
+                                  "usage": self._usage(self.chunk_count)})
 
     async def _embeddings(self, request: web.Request) -> web.StreamResponse:
         body = self._json_body(request, "input")
