@@ -59,6 +59,7 @@ async def proxy(channel_id: int, target: str) -> Response:
         if request.query_string:
             url += "?" + request.query_string.decode("latin-1")
         timeouts = adaptor.upstream_timeouts(gw.settings, channel)
+        assert gw.http is not None
         upstream = await open_stream(gw.http, request.method, url, headers=headers, content=body,
                                      timeout=timeouts)
     except RelayError as err:
