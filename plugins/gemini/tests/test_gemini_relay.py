@@ -32,7 +32,9 @@ HI = [{"role": "user", "content": "hi"}]
 
 @pytest.fixture(scope="module")
 def relay(plugin_relay: Any) -> Any:
-    return plugin_relay("gemini", prices={FLASH: (2, 3), "text-embedding-004": 1, "gemma-3-27b-it": 0.1})
+    # The fake's images are on loopback, which image fetches may reach only when allowed.
+    return plugin_relay("gemini", prices={FLASH: (2, 3), "text-embedding-004": 1, "gemma-3-27b-it": 0.1},
+                        FETCH_ALLOWED_NETWORKS="127.0.0.1/32")
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +132,15 @@ def test_unreachable_image_is_a_clear_400(gateway, setup, fake) -> None:
         client(gateway, setup).chat.completions.create(model=FLASH, messages=[{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": f"{fake.base_url}/missing"}}]}])
     assert caught.value.response.json()["error"]["code"] == "invalid_image_url"
+
+
+def test_an_image_on_a_private_address_is_never_fetched(gateway, setup, fake) -> None:
+    for url in ("http://10.0.0.1/cat.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]/x.png"):
+        with pytest.raises(openai.BadRequestError) as caught:
+            client(gateway, setup).chat.completions.create(model=FLASH, messages=[{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": url}}]}])
+        error = caught.value.response.json()["error"]
+        assert error["code"] == "invalid_image_url" and "not a public address" in error["message"], error
 
 
 def test_tools_full_round_trip_with_thought_signature(gateway, setup, fake) -> None:

@@ -1,0 +1,147 @@
+"""Issue 18, the relay's findings, each shown against a real gateway over HTTP (loopback only):
+image URLs never reach the gateway's own network (SSRF), a client cannot get a channel disabled,
+malformed input is a 4xx (never charged), and more below."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.conftest import Admin, gateway_env, wait_logs
+from tests.fakes._server import PNG_1X1, ThreadedFake
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import GatewayProcess
+
+pytestmark = pytest.mark.timeout(120)
+
+PRICES = {"ModelRatio": '{"test-model": 2, "text-embedding-3-small": 1}', "CompletionRatio": '{"test-model": 3}'}
+HI = [{"role": "user", "content": "hi"}]
+
+
+def chat(gateway: GatewayProcess, key: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+         path: str = "/v1/chat/completions") -> httpx.Response:
+    return httpx.post(gateway.base_url + path, json=body, timeout=30,
+                      headers={"Authorization": f"Bearer sk-{key}", **(headers or {})})
+
+
+# ------------------------------------------------------------------ 1. SSRF through image URLs
+
+
+class ImageHost(ThreadedFake):
+    """An image host on 127.0.0.1 recording what it serves: ``/png/{n}`` (a 1x1 PNG) and
+    ``/to?url=...`` (a 302 there)."""
+
+    def _routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/png/{n}", self._png)
+        router.add_get("/to", self._to)
+
+    def reset(self) -> None:
+        self.paths: list[str] = []
+        super().reset()
+
+    async def _png(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path_qs)
+        return web.Response(body=PNG_1X1, content_type="image/png")
+
+    async def _to(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path_qs)
+        raise web.HTTPFound(request.query["url"])
+
+
+@pytest.fixture(scope="module")
+def image_host() -> Iterator[ImageHost]:
+    with ImageHost() as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def fetching(image_host: ImageHost, fake_openai: FakeOpenAI) -> Iterator[dict[str, Any]]:
+    """A gateway that may fetch from the image host alone (FETCH_ALLOWED_NETWORKS names its port:
+    the test-only way to have an "allowed" host on loopback), with a channel on the fake upstream."""
+    gw = GatewayProcess(gateway_env(FETCH_ALLOWED_NETWORKS=f"127.0.0.1:{image_host.port}"), name="ssrf").start()
+    try:
+        admin = Admin(gw, gw.login())
+        for key, value in PRICES.items():
+            admin.option(key, value)
+        admin.channel(fake_openai.base_url, "test-model")
+        user = admin.user(quota=100_000_000)
+        yield {"gateway": gw, "admin": admin, "user": user}
+    finally:
+        gw.stop()
+
+
+def _images_prompt(world: dict[str, Any], upstream: FakeOpenAI, image_host: ImageHost, urls: list[str]) -> int:
+    """Relay one chat message of these image URLs to an upstream that reports no usage (so the
+    gateway counts the prompt itself); the prompt tokens it billed."""
+    admin: Admin = world["admin"]
+    token = admin.token(world["user"], remain_quota=50_000_000)
+    upstream.include_usage = "never"
+    image_host.reset()
+    content = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
+    reply = chat(world["gateway"], token["key"], {"model": "test-model", "messages": [{"role": "user", "content": content}]})
+    assert reply.status_code == 200, reply.text
+    (log,) = wait_logs(admin, token["name"], 1)
+    return int(log["prompt_tokens"])
+
+
+# 3 priming + 3 for the message + 1 for its role; an image of 1x1 is 255 tokens at high
+# detail, one not measured counts as 1024x1024: 765 (One API's default).
+BASE, SMALL, DEFAULT = 7, 255, 765
+
+
+def test_ssrf_control_an_allowed_host_is_fetched(fetching, upstream, image_host) -> None:
+    assert _images_prompt(fetching, upstream, image_host, [image_host.base_url + "/png/1"]) == BASE + SMALL
+    assert image_host.paths == ["/png/1"]
+
+
+def test_ssrf_loopback_and_private_literals_are_never_fetched(fetching, upstream, image_host) -> None:
+    gw: GatewayProcess = fetching["gateway"]
+    urls = [upstream.base_url + "/img/0.png",  # loopback, another port than the allowed one
+            gw.base_url + "/api/user/self",  # the gateway itself
+            "http://10.0.0.1/a.png", "http://192.168.1.1/b.png", "http://169.254.169.254/latest/meta-data/",
+            f"http://[::1]:{upstream.port}/img/1.png", f"http://[::ffff:127.0.0.1]:{upstream.port}/img/2.png"]
+    started = time.monotonic()
+    assert _images_prompt(fetching, upstream, image_host, urls) == BASE + len(urls) * DEFAULT
+    assert time.monotonic() - started < 8  # refused at once, not after connect timeouts
+    assert [r.path for r in upstream.requests if not r.path.startswith("/v1/")] == []
+
+
+def test_ssrf_a_name_resolving_to_loopback_is_never_fetched(fetching, upstream, image_host) -> None:
+    urls = [f"http://localhost:{upstream.port}/img/0.png", f"http://localhost:{image_host.port}/png/9"]
+    assert _images_prompt(fetching, upstream, image_host, urls) == BASE + DEFAULT + SMALL
+    assert [r.path for r in upstream.requests if not r.path.startswith("/v1/")] == []
+    assert image_host.paths == ["/png/9"]  # judged by what the name resolves to: the allowed address and port
+
+
+def test_ssrf_a_redirect_from_an_allowed_host_to_loopback_is_not_followed(fetching, upstream, image_host) -> None:
+    targets = [upstream.base_url + "/img/0.png", f"http://localhost:{upstream.port}/img/1.png"]
+    urls = [f"{image_host.base_url}/to?url={target}" for target in targets]
+    assert _images_prompt(fetching, upstream, image_host, urls) == BASE + 2 * DEFAULT
+    assert sorted(image_host.paths) == sorted(u.removeprefix(image_host.base_url) for u in urls)
+    assert [r.path for r in upstream.requests if not r.path.startswith("/v1/")] == []
+
+
+def test_ssrf_at_most_eight_images_are_fetched_per_request(fetching, upstream, image_host) -> None:
+    urls = [f"{image_host.base_url}/png/{i}" for i in range(20)]
+    assert _images_prompt(fetching, upstream, image_host, urls + urls) == (
+        3 + 3 + 1 + 2 * (8 * SMALL + 12 * DEFAULT))
+    assert image_host.paths == [f"/png/{i}" for i in range(8)]
+
+
+def test_ssrf_the_default_gateway_fetches_no_loopback_image(gateway, admin, upstream, image_host) -> None:
+    """The session's gateway has no FETCH_ALLOWED_NETWORKS: even the image host is refused."""
+    for key, value in PRICES.items():
+        admin.option(key, value)
+    channel = admin.channel(upstream.base_url, "test-model")
+    try:
+        world = {"gateway": gateway, "admin": admin, "user": admin.user(quota=100_000_000)}
+        urls = [image_host.base_url + "/png/1", upstream.base_url + "/img/0.png"]
+        assert _images_prompt(world, upstream, image_host, urls) == BASE + 2 * DEFAULT
+        assert image_host.paths == []
+    finally:
+        admin.delete_channel(channel["id"])
