@@ -90,10 +90,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     from .api import api_blueprint
     from .relay.lane import FastLane
     from .relay.routes import relay_blueprint
-    from .web import web_blueprint
+    from .web import security_headers, web_blueprint
 
     app.register_blueprint(relay_blueprint())
     app.register_blueprint(api_blueprint())
+    security_headers(app)
     core_handlers = _request_handlers(app)
     for plugin_name, blueprint in registry.blueprints(pm, app, gw.services):
         log.info("plugin %s adds blueprint %s", plugin_name, blueprint.name)

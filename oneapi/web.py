@@ -1,21 +1,70 @@
 """The bundled web UI: built files under oneapi/static, SPA fallback to index.html.
 
 GLOBAL_WEB_RATE_LIMIT counts page loads (the HTML document), not the hashed assets a page pulls in.
+
+Every answer of the UI carries a Content-Security-Policy (``PAGE_CSP``), ``X-Frame-Options:
+DENY`` and ``X-Content-Type-Options: nosniff``; every other answer Quart serves (/api JSON,
+plugin routes, the UI's 404 for /api paths) carries nosniff and ``frame-ancestors 'none'``
+(``security_headers``).
 """
 
 from __future__ import annotations
 
 import os
 
-from quart import Blueprint, Response, redirect, request, send_from_directory
+from quart import Blueprint, Quart, Response, redirect, request, send_from_directory
 from quart.typing import ResponseReturnValue
 
 from .api.ratelimit import GLOBAL_WINDOW, limiter
 from .gateway import gateway
 
-__all__ = ["web_blueprint"]
+__all__ = ["PAGE_CSP", "security_headers", "web_blueprint"]
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+
+# What the built UI (Vite + React + antd) needs, and no more:
+# - scripts: its own module files only (Vite's build has no inline script), and Cloudflare
+#   Turnstile's when the site enables it; no eval;
+# - styles: antd's CSS-in-JS writes <style> elements and style attributes: 'unsafe-inline';
+# - images: the logo option and Midjourney's results may be on any host (and data:/blob:);
+# - frames: an https URL as Notice/About/Home content is shown in an iframe (Turnstile too);
+# - no form-action: online top-up submits a form to the payment provider's address.
+PAGE_CSP = "; ".join((
+    "default-src 'self'",
+    "script-src 'self' https://challenges.cloudflare.com",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob: https: http:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "frame-src 'self' https:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+))
+_PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+_OTHER_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def security_headers(app: Quart) -> None:
+    """Add the headers above to every answer Quart serves (a header a route set itself wins).
+    Register it with the core's own handlers: the /v1 fast lane needs none of them."""
+
+    @app.after_request
+    async def add_security_headers(response: Response) -> Response:
+        page = request.blueprint == "web" and response.mimetype != "application/json"
+        extra = _PAGE_HEADERS if page else _OTHER_HEADERS
+        for name, value in extra.items():
+            if name not in response.headers:
+                response.headers[name] = value
+        return response
 
 
 def web_blueprint(not_pages: tuple[str, ...]) -> Blueprint:
