@@ -1,5 +1,10 @@
 """The bundled web UI: built files under oneapi/static, SPA fallback to index.html.
 
+A path names a file only inside oneapi/static (``static_file``: no ``..``, empty, backslash or
+NUL segment, nothing a symlink leads out of). Under /assets a missing file is a 404; any
+other path that names no file is a page of the SPA and gets index.html, so a traversal
+answers exactly as the same traversal to a file that does not exist.
+
 GLOBAL_WEB_RATE_LIMIT counts page loads (the HTML document), not the hashed assets a page pulls in.
 
 Every answer of the UI carries a Content-Security-Policy (``PAGE_CSP``), ``X-Frame-Options:
@@ -12,15 +17,16 @@ from __future__ import annotations
 
 import os
 
-from quart import Blueprint, Quart, Response, redirect, request, send_from_directory
+from quart import Blueprint, Quart, Response, redirect, request, send_file
 from quart.typing import ResponseReturnValue
 
 from .api.ratelimit import GLOBAL_WINDOW, limiter
 from .gateway import gateway
 
-__all__ = ["PAGE_CSP", "security_headers", "web_blueprint"]
+__all__ = ["PAGE_CSP", "security_headers", "static_file", "web_blueprint"]
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
+ASSETS = "assets"  # Vite's hashed files: a missing one is a 404, never the SPA's index
 
 # What the built UI (Vite + React + antd) needs, and no more:
 # - scripts: its own module files only (Vite's build has no inline script), and Cloudflare
@@ -67,6 +73,19 @@ def security_headers(app: Quart) -> None:
         return response
 
 
+def static_file(path: str, root: str = STATIC_DIR) -> str | None:
+    """The regular file under ``root`` that the URL path ``path`` (decoded, without its leading
+    slash) names, or None: never anything outside ``root``."""
+    parts = path.split("/")
+    if any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+        return None
+    base = os.path.realpath(root)
+    full = os.path.realpath(os.path.join(base, *parts))
+    if not full.startswith(base + os.sep) or not os.path.isfile(full):
+        return None
+    return full
+
+
 def web_blueprint(not_pages: tuple[str, ...]) -> Blueprint:
     """Pages and built assets; paths whose first segment is in ``not_pages`` answer 404 JSON."""
     bp = Blueprint("web", __name__)
@@ -80,12 +99,15 @@ def web_blueprint(not_pages: tuple[str, ...]) -> Blueprint:
         if settings.FRONTEND_BASE_URL and not settings.is_master:
             target = settings.FRONTEND_BASE_URL.rstrip("/") + request.full_path.rstrip("?")
             return redirect(target, 302)
-        full = os.path.join(STATIC_DIR, path)
-        if path and os.path.isfile(full):
-            response = await send_from_directory(STATIC_DIR, path)
-            if path.startswith("assets/"):
+        asset = path == ASSETS or path.startswith(ASSETS + "/")
+        found = static_file(path) if path else None
+        if found is not None:
+            response = await send_file(found)
+            if asset:
                 response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
             return response
+        if asset:
+            return Response("not found", 404, content_type="text/plain; charset=utf-8")
         limit = settings.GLOBAL_WEB_RATE_LIMIT
         if limit and not limiter(gateway()).allow("GW" + (request.remote_addr or ""), limit, GLOBAL_WINDOW):
             return Response(
@@ -99,7 +121,7 @@ def web_blueprint(not_pages: tuple[str, ...]) -> Blueprint:
                 200,
                 content_type="text/html",
             )
-        response = await send_from_directory(STATIC_DIR, "index.html")
+        response = await send_file(index)
         response.headers["Cache-Control"] = "no-cache"
         return response
 

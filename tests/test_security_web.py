@@ -90,3 +90,64 @@ def test_api_json_carries_nosniff_and_no_framing(web: GatewayProcess) -> None:
         assert r.headers.get("x-content-type-options") == "nosniff", (path, r.headers)
         assert r.headers.get("content-security-policy") == "frame-ancestors 'none'", (path, r.headers)
         assert r.headers.get("x-frame-options") == "DENY", (path, r.headers)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. SPA fallback
+
+# From oneapi/static: a file that exists one level up (oneapi/web.py), and /etc/passwd far up.
+_NEAR = ("..", "web.py"), ("..", "no-such-module.py")
+_FAR = (("..",) * 12 + ("etc", "passwd")), (("..",) * 12 + ("etc", "no-such-file"))
+
+
+def _variants(parts: tuple[str, ...]) -> dict[str, str]:
+    """The same traversal written in the usual encodings."""
+    dots = lambda sep, dot: sep.join(dot if p == ".." else p for p in parts)  # noqa: E731
+    return {
+        "encoded dots": "/" + dots("/", "%2e%2e"),
+        "encoded slashes": "/" + dots("%2f", ".."),
+        "all encoded": "/" + dots("%2F", "%2E%2E"),
+        "mixed": "/" + dots("/", ".%2e"),
+        "backslashes": "/" + dots("%5c", ".."),
+        "double encoded": "/" + dots("/", "%252e%252e"),
+        "under assets": "/assets/" + dots("/", "%2e%2e"),
+        "under assets, encoded slashes": "/assets/%2e%2e%2f" + dots("%2f", "%2e%2e"),
+        "plain dots": "/" + dots("/", ".."),
+    }
+
+
+@pytest.mark.parametrize("pair", [_NEAR, _FAR], ids=["oneapi-web.py", "etc-passwd"])
+def test_traversal_answers_like_a_missing_file(web: GatewayProcess, pair: tuple[tuple[str, ...], ...]) -> None:
+    _built()
+    there, missing = pair
+    index = (STATIC / "index.html").read_bytes()
+    for name, target in _variants(there).items():
+        ghost = _variants(missing)[name]
+        status, headers, body = _raw_get(web, target)
+        ghost_status, _, ghost_body = _raw_get(web, ghost)
+        assert status < 500, (name, target, status)
+        assert b"root:" not in body and b"web_blueprint" not in body, (name, target, body[:200])
+        assert (status, body) == (ghost_status, ghost_body), (
+            f"{name}: {target} -> {status}, but {ghost} -> {ghost_status}")
+        if name.startswith("under assets"):
+            assert status == 404, (name, target, status)
+        elif status == 200:
+            assert body == index and headers["content-type"].startswith("text/html"), (name, target)
+
+
+def test_spa_fallback_pages_and_assets(web: GatewayProcess) -> None:
+    _built()
+    index = (STATIC / "index.html").read_bytes()
+    for page in ("/", "/login", "/channel", "/a/b/c", "/web.py", "/%2e%2e", "/x%00y"):
+        status, headers, body = _raw_get(web, page)
+        assert (status, body) == (200, index), (page, status, body[:100])
+        assert headers["content-type"].startswith("text/html")
+    asset = sorted((STATIC / "assets").glob("*.js"))[0]
+    status, headers, body = _raw_get(web, f"/assets/{asset.name}")
+    assert (status, body) == (200, asset.read_bytes())
+    assert "javascript" in headers["content-type"]
+    for missing in ("/assets/no-such-chunk.js", "/assets/a/b.css", "/assets/", "/assets/x%00.js"):
+        status, _, body = _raw_get(web, missing)
+        assert status == 404 and body != index, (missing, status)
+    status, _, body = _raw_get(web, "/logo.svg")
+    assert (status, body) == (200, (STATIC / "logo.svg").read_bytes())
