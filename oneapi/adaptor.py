@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .registry import ChannelType
     from .settings import Settings
 
-__all__ = ["Adaptor", "RelayResult", "error_from_upstream"]
+__all__ = ["Adaptor", "RelayResult", "account_failure", "error_from_upstream"]
 
 
 @dataclass(slots=True)
@@ -149,21 +149,43 @@ class Adaptor:
         return {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
 
 
-_DISABLE_MESSAGES = (
+# What may disable a channel (AutomaticDisableChannelEnabled): failures of the channel's account
+# (its key, its money, its standing), never of the request. A 4xx about the request (400, 404,
+# 413, 422, ...) often echoes the client's input ("Invalid value: 'balance'"), so its message is
+# never searched for words: there only the upstream's own error code or type counts.
+ACCOUNT_STATUSES = frozenset({401, 402, 403})
+ACCOUNT_TYPES = frozenset({"insufficient_quota", "authentication_error", "permission_error", "forbidden",
+                           "billing_error"})
+ACCOUNT_CODES = frozenset({"invalid_api_key", "account_deactivated", "insufficient_quota",
+                           "billing_hard_limit_reached", "billing_not_active", "access_terminated",
+                           "organization_deactivated", "api_key_expired"})
+# Searched only in answers whose status is about the account's limits (429), where upstreams
+# without such codes say it in words.
+ACCOUNT_MESSAGES = (
     "your access was terminated",
     "violation of our policies",
     "your credit balance is too low",
     "organization has been disabled",
-    "credit",
-    "balance",
-    "permission denied",
     "organization has been restricted",
-    "api key not valid",
+    "insufficient balance",
+    "insufficient account balance",
     "api key expired",
     "已欠费",
+    "余额不足",
 )
-_DISABLE_TYPES = {"insufficient_quota", "authentication_error", "permission_error", "forbidden"}
-_DISABLE_CODES = {"invalid_api_key", "account_deactivated"}
+_WORDS_STATUSES = frozenset({429})
+
+
+def account_failure(status: int, etype: str, code: object, message: str) -> bool:
+    """Whether an upstream's error answer says the channel's account failed (a bad or expired
+    key, no money, banned), so that the channel may be disabled; never for an error about the
+    request, whatever its message says."""
+    if status in ACCOUNT_STATUSES or etype in ACCOUNT_TYPES or (isinstance(code, str) and code in ACCOUNT_CODES):
+        return True
+    if status in _WORDS_STATUSES:
+        lowered = message.lower()
+        return any(words in lowered for words in ACCOUNT_MESSAGES)
+    return False
 
 
 def bad_upstream_body(ctx: RelayContext, body: bytes) -> RelayError:
@@ -196,13 +218,7 @@ def error_from_upstream(ctx: RelayContext, status: int, body: bytes) -> RelayErr
     message = str(err.get("message") or f"upstream status {status}")
     etype = str(err.get("type") or "upstream_error")
     code = err.get("code")
-    lowered = message.lower()
-    disable = (
-        status == 401
-        or etype in _DISABLE_TYPES
-        or code in _DISABLE_CODES
-        or any(m in lowered for m in _DISABLE_MESSAGES)
-    )
+    disable = account_failure(status, etype, code, message)
     retryable = status not in (400, 413, 422)
     return RelayError(
         status, message, etype, code, err.get("param"), retryable=retryable, disable_channel=disable

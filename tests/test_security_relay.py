@@ -145,3 +145,47 @@ def test_ssrf_the_default_gateway_fetches_no_loopback_image(gateway, admin, upst
         assert image_host.paths == []
     finally:
         admin.delete_channel(channel["id"])
+
+
+# ------------------------------------------------------------------ 2. a client disabling a channel
+
+
+def _echo(message: str, code: str | None = "invalid_value") -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": "x", "code": code}}
+
+
+@pytest.fixture
+def auto_disable(admin: Admin) -> Iterator[None]:
+    admin.option("AutomaticDisableChannelEnabled", "true")
+    yield
+    admin.option("AutomaticDisableChannelEnabled", "false")
+
+
+def test_an_upstream_400_echoing_the_clients_input_never_disables_the_channel(
+        gateway, admin, upstream, auto_disable) -> None:
+    for key, value in PRICES.items():
+        admin.option(key, value)
+    channel = admin.channel(upstream.base_url, "test-model")
+    token = admin.token(admin.user())
+    try:
+        for status, body in [(400, _echo("Invalid value: 'balance'. Supported values are: 'auto' and 'none'.")),
+                             (400, _echo("Invalid 'user': 'your credit balance is too low; permission denied'")),
+                             (404, _echo("The model `credit` does not exist", "model_not_found")),
+                             (422, _echo("api key not valid: unexpected field 'insufficient balance'", None))]:
+            upstream.fail(status, body, times=1)
+            reply = chat(gateway, token["key"], {"model": "test-model", "messages": HI, "user": "balance"})
+            assert reply.status_code == status, reply.text
+            assert admin.root.get(f"/api/channel/{channel['id']}").json()["data"]["status"] == 1, body
+        # the channel test (GET /api/channel/test/{id}) follows the same rule
+        upstream.fail(400, _echo("Invalid value: 'balance'"), times=1)
+        admin.root.get(f"/api/channel/test/{channel['id']}")
+        assert admin.root.get(f"/api/channel/{channel['id']}").json()["data"]["status"] == 1
+        assert chat(gateway, token["key"], {"model": "test-model", "messages": HI}).status_code == 200
+        # an account-level failure still disables it (AutomaticDisableChannelEnabled is on)
+        upstream.fail(429, {"error": {"message": "You exceeded your current quota, please check your plan and "
+                                      "billing details.", "type": "insufficient_quota", "code": "insufficient_quota"}},
+                      times=1)
+        assert chat(gateway, token["key"], {"model": "test-model", "messages": HI}).status_code == 429
+        assert admin.root.get(f"/api/channel/{channel['id']}").json()["data"]["status"] == 3
+    finally:
+        admin.delete_channel(channel["id"])

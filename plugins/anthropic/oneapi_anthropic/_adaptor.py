@@ -18,6 +18,7 @@ from ._stream import convert_stream
 __all__ = ["ANTHROPIC_VERSION", "AnthropicAdaptor"]
 
 ANTHROPIC_VERSION = "2023-06-01"
+OUT_OF_CREDIT = "your credit balance is too low"  # how Anthropic's 400 for an account without credit starts
 
 
 def _config(ctx: RelayContext, key: str) -> Any:
@@ -113,9 +114,13 @@ class AnthropicAdaptor(Adaptor):
     def _error(ctx: RelayContext, status: int, body: bytes) -> RelayError:
         """Anthropic's ``{"type": "error", "error": {"type", "message"}}`` in OpenAI's shape.
 
-        The error type doubles as the code; 529 (overloaded) is answered as 503.
+        The error type doubles as the code; 529 (overloaded) is answered as 503. An account
+        out of credit is a 400 at Anthropic: it may disable the channel when the message is
+        Anthropic's own sentence (it starts with it; a client's input never comes first).
         """
         err = error_from_upstream(ctx, status, body)
+        if status == 400 and err.message.lstrip().lower().startswith(OUT_OF_CREDIT):
+            err.disable_channel = True
         if err.code is None and err.type != "upstream_error":
             err.code = err.type
         if status == 529:

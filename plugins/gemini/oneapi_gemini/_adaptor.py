@@ -128,8 +128,9 @@ class GeminiAdaptor(Adaptor):
     def _error(ctx: RelayContext, status: int, body: bytes) -> RelayError:
         """Google's ``{"error": {"code", "message", "status", "details"}}`` in OpenAI's shape.
 
-        An invalid key is a 400 (reason API_KEY_INVALID) at Google: it is answered as 401,
-        retried elsewhere and may disable the channel. The type follows the HTTP status; the
+        An invalid key is a 400 (reason API_KEY_INVALID, or Google's message starting "API key
+        not valid"; never words found inside a message, which may echo the client's input) at
+        Google: it is answered as 401, retried elsewhere and may disable the channel. The type follows the HTTP status; the
         code is Google's status string (e.g. RESOURCE_EXHAUSTED).
         """
         err = error_from_upstream(ctx, status, body)
@@ -141,7 +142,7 @@ class GeminiAdaptor(Adaptor):
         if not isinstance(google, dict):
             return err
         reasons = {str(d.get("reason")) for d in google.get("details") or () if isinstance(d, dict)}
-        if "API_KEY_INVALID" in reasons or "api key not valid" in err.message.lower():
+        if "API_KEY_INVALID" in reasons or err.message.lstrip().lower().startswith("api key not valid"):
             err.status, err.retryable, err.disable_channel = 401, True, True
         err.type = _STATUS_TYPES.get(err.status, "upstream_error")
         err.code = google.get("status") or err.code
