@@ -181,7 +181,10 @@ def blueprint() -> Blueprint:
                 .exclude(status=models.REDEMPTION_USED)
                 .update(**{f: getattr(row, f) for f in fields})
             )
-            if not updated:
+            # MySQL counts changed rows, not matched ones: 0 may also mean "nothing changed"
+            if not updated and not await models.Redemption.filter(id=row.id).exclude(
+                status=models.REDEMPTION_USED
+            ).exists():
                 raise ApiError("this redemption code has been used; it cannot change")
         return ok(redemption_dict(row))
 

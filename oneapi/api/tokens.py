@@ -207,8 +207,8 @@ def blueprint() -> Blueprint:
                     setattr(token, name, value)
                     fields.append(name)
         if body.status is not None:
-            if body.status == models.TOKEN_ENABLED:
-                _check_enable(token)
+            if body.status == models.TOKEN_ENABLED and token.status != models.TOKEN_ENABLED:
+                _check_enable(token)  # (an enabled token's whole row sent back stays as it is)
             token.status = body.status
             fields.append("status")
         elif status_only:
