@@ -8,6 +8,7 @@ from .options import (
     validate_int,
     validate_number,
     validate_ratio_map,
+    validate_url,
 )
 from .registry import OptionSpec
 
@@ -18,6 +19,8 @@ _BOOL_OPTIONS = {
     "EmailVerificationEnabled": "false",
     "EmailDomainRestrictionEnabled": "false",
     "GitHubOAuthEnabled": "false",
+    "WeChatAuthEnabled": "false",
+    "OidcEnabled": "false",
     "TurnstileCheckEnabled": "false",
     "AutomaticDisableChannelEnabled": "false",
     "AutomaticEnableChannelEnabled": "false",
@@ -41,6 +44,11 @@ _TEXT_OPTIONS = {
     "EmailDomainWhitelist": "gmail.com,yahoo.com,outlook.com,hotmail.com,qq.com,163.com,126.com,foxmail.com,icloud.com",
     "GitHubClientId": "",
     "GitHubClientSecret": "",
+    "WeChatServerToken": "",
+    "LarkClientId": "",
+    "LarkClientSecret": "",
+    "OidcClientId": "",
+    "OidcClientSecret": "",
     "TurnstileSiteKey": "",
     "TurnstileSecretKey": "",
     "SMTPServer": "",
@@ -60,6 +68,15 @@ _TEXT_OPTIONS = {
     "ServerAddress": "",
     "Theme": "default",
 }
+#: Addresses of sign-in services (empty: not configured): http(s) URLs only.
+_URL_OPTIONS = {
+    "WeChatServerAddress": "",
+    "WeChatAccountQRCodeImageURL": "",
+    "OidcWellKnown": "",
+    "OidcAuthorizationEndpoint": "",
+    "OidcTokenEndpoint": "",
+    "OidcUserinfoEndpoint": "",
+}
 _RATIO_OPTIONS = {"ModelRatio": "{}", "CompletionRatio": "{}", "ModelPrice": "{}"}
 
 
@@ -72,6 +89,7 @@ def register_options() -> list[OptionSpec]:
         OptionSpec(k, v, secret=k.endswith(("Secret", "Token", "Key")))
         for k, v in _TEXT_OPTIONS.items()
     ]
+    specs += [OptionSpec(k, v, validate_url) for k, v in _URL_OPTIONS.items()]
     specs += [OptionSpec(k, v, validate_ratio_map) for k, v in _RATIO_OPTIONS.items()]
     specs.append(OptionSpec("GroupRatio", '{"default": 1, "vip": 1, "svip": 1}', validate_ratio_map))
     return specs

@@ -6,12 +6,13 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import models
 from .db import write_transaction
 from .registry import OptionSpec
 
-__all__ = ["Options", "validate_bool", "validate_int", "validate_json_object"]
+__all__ = ["Options", "validate_bool", "validate_int", "validate_json_object", "validate_url"]
 
 log = logging.getLogger("oneapi.options")
 
@@ -33,6 +34,16 @@ def validate_number(value: str) -> str | None:
         float(value)
     except ValueError:
         return "must be a number"
+    return None
+
+
+def validate_url(value: str) -> str | None:
+    """Empty, or an absolute http(s) URL without spaces."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        return "must be an http:// or https:// URL"
     return None
 
 

@@ -68,13 +68,16 @@ class Settings(BaseSettings):
     INITIAL_ROOT_TOKEN: str = ""
     INITIAL_ROOT_ACCESS_TOKEN: str = ""
 
-    # Where GitHub OAuth and Turnstile live (override for GitHub Enterprise, or fakes in tests).
+    # Where GitHub OAuth, Lark (Feishu) OAuth and Turnstile live (override for GitHub
+    # Enterprise, Lark Suite outside China, or fakes in tests). OIDC and the WeChat server
+    # are options (OidcWellKnown..., WeChatServerAddress).
     GITHUB_OAUTH_URL: str = ""
     GITHUB_API_URL: str = ""
     TURNSTILE_VERIFY_URL: str = ""
 
     ONEAPI_DB_STATS: bool = False
     ONEAPI_WORKERS: int = Field(1, ge=1)
+    LARK_OAUTH_URL: str = ""
 
     ONEAPI_PLUGINS: str = ""
     ONEAPI_DISABLED_PLUGINS: str = ""

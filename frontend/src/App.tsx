@@ -22,7 +22,7 @@ const Login = lazy(() => import('./pages/Login'));
 const Register = lazy(() => import('./pages/Register'));
 const ResetPassword = lazy(() => import('./pages/ResetPassword'));
 const ResetConfirm = lazy(() => import('./pages/ResetConfirm'));
-const GitHubOAuth = lazy(() => import('./pages/GitHubOAuth'));
+const OAuthCallback = lazy(() => import('./pages/OAuthCallback'));
 const ChangePassword = lazy(() => import('./pages/ChangePassword'));
 const Dashboard = lazy(() => import('./pages/Dashboard'));
 const Tokens = lazy(() => import('./pages/Tokens'));
@@ -49,7 +49,9 @@ export function AppRoutes() {
         <Route path="register" element={<Register />} />
         <Route path="reset" element={<ResetPassword />} />
         <Route path="user/reset" element={<ResetConfirm />} />
-        <Route path="oauth/github" element={<GitHubOAuth />} />
+        <Route path="oauth/github" element={<OAuthCallback provider="github" />} />
+        <Route path="oauth/lark" element={<OAuthCallback provider="lark" />} />
+        <Route path="oauth/oidc" element={<OAuthCallback provider="oidc" />} />
         <Route path="change-password" element={guard(<ChangePassword />)} />
         <Route path="dashboard" element={guard(<Dashboard />)} />
         <Route path="token" element={guard(<Tokens />)} />

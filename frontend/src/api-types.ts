@@ -481,6 +481,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/oauth/lark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Finish Lark (Feishu) login: log in, register, or (signed in) bind */
+        get: operations["api.oauth_lark.lark.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oauth/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Finish OIDC login: log in, register, or (signed in) bind */
+        get: operations["api.oauth_oidc.oidc.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/oauth/state": {
         parameters: {
             query?: never;
@@ -490,6 +524,40 @@ export interface paths {
         };
         /** A random OAuth state, remembered in the session */
         get: operations["api.oauth.state.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oauth/wechat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Log in (or register) with the code the WeChat official account sent */
+        get: operations["api.oauth_wechat.wechat.get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oauth/wechat/bind": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Bind WeChat to the signed-in user with the code the official account sent */
+        get: operations["api.oauth_wechat.wechat_bind.get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -985,6 +1053,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/user/self/bindings/{binding_type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unbind one of your sign-in accounts (github, wechat, lark, oidc) or your email; refused when nothing else would let you sign in (set a password first) */
+        delete: operations["api.oauth_bindings.unbind_self.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/user/token": {
         parameters: {
             query?: never;
@@ -1066,6 +1151,23 @@ export interface paths {
         post?: never;
         /** Delete a user of a lower role */
         delete: operations["api.users.delete.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/user/{user_id}/bindings/{binding_type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Clear a user's binding (New API's AdminClearUserBinding): github, wechat, lark, oidc, email */
+        delete: operations["api.oauth_bindings.unbind_user.delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1751,16 +1853,44 @@ export interface components {
             display_token_stat: boolean;
             /** Email Verification */
             email_verification: boolean;
+            /** Enable Drawing */
+            enable_drawing: boolean;
+            /**
+             * Enable Online Topup
+             * @description some payment method is offered
+             */
+            enable_online_topup: boolean;
+            /** Enable Task */
+            enable_task: boolean;
             /** Footer Html */
             footer_html: string;
             /** Github Client Id */
             github_client_id: string;
             /** Github Oauth */
             github_oauth: boolean;
+            /**
+             * Lark Client Id
+             * @description Lark login is on when this is set
+             */
+            lark_client_id: string;
             /** Logo */
             logo: string;
             /** Min Topup */
             min_topup: number;
+            /** Oidc */
+            oidc: boolean;
+            /** Oidc Authorization Endpoint */
+            oidc_authorization_endpoint: string;
+            /** Oidc Client Id */
+            oidc_client_id: string;
+            /** Oidc Enabled */
+            oidc_enabled: boolean;
+            /** Oidc Token Endpoint */
+            oidc_token_endpoint: string;
+            /** Oidc Userinfo Endpoint */
+            oidc_userinfo_endpoint: string;
+            /** Oidc Well Known */
+            oidc_well_known: string;
             /** Password Login Enabled */
             password_login_enabled: boolean;
             /** Password Register Enabled */
@@ -1772,6 +1902,10 @@ export interface components {
              * @description the loaded plugins (not the core)
              */
             plugins: components["schemas"]["PluginOut"][];
+            /** Price */
+            price: number;
+            /** Quota Display Type */
+            quota_display_type: string;
             /** Quota Per Unit */
             quota_per_unit: number;
             /** Register Enabled */
@@ -1780,6 +1914,8 @@ export interface components {
             root_password_unchanged: boolean;
             /** Server Address */
             server_address: string;
+            /** Setup */
+            setup: boolean;
             /** Start Time */
             start_time: number;
             /** System Name */
@@ -1790,8 +1926,17 @@ export interface components {
             turnstile_check: boolean;
             /** Turnstile Site Key */
             turnstile_site_key: string;
+            /** Usd Exchange Rate */
+            usd_exchange_rate: number;
             /** Version */
             version: string;
+            /** Wechat Login */
+            wechat_login: boolean;
+            /**
+             * Wechat Qrcode
+             * @description image URL of the WeChat official account's QR code
+             */
+            wechat_qrcode: string;
         } & {
             [key: string]: unknown;
         };
@@ -3099,9 +3244,133 @@ export interface operations {
             };
         };
     };
+    "api.oauth_lark.lark.get": {
+        parameters: {
+            query?: {
+                /** @description code */
+                code?: string;
+                /** @description state */
+                state?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "api.oauth_oidc.oidc.get": {
+        parameters: {
+            query?: {
+                /** @description code */
+                code?: string;
+                /** @description state */
+                state?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     "api.oauth.state.get": {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "api.oauth_wechat.wechat.get": {
+        parameters: {
+            query?: {
+                /** @description code */
+                code?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "api.oauth_wechat.wechat_bind.get": {
+        parameters: {
+            query?: {
+                /** @description code */
+                code?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4391,6 +4660,35 @@ export interface operations {
             };
         };
     };
+    "api.oauth_bindings.unbind_self.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                binding_type: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     "api.user_self.access_token.get": {
         parameters: {
             query?: never;
@@ -4549,6 +4847,36 @@ export interface operations {
             header?: never;
             path: {
                 user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the envelope */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description refused: success is false and message says why */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "api.oauth_bindings.unbind_user.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+                binding_type: string;
             };
             cookie?: never;
         };

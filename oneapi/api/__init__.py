@@ -20,6 +20,10 @@ from . import (
     logs,
     misc,
     oauth,
+    oauth_accounts,
+    oauth_lark,
+    oauth_oidc,
+    oauth_wechat,
     openapi,
     options,
     redemptions,
@@ -66,7 +70,8 @@ def api_blueprint() -> Blueprint:
     """All /api routes, one sub-blueprint per resource."""
     api = Blueprint("api", __name__, url_prefix="/api")
     for module in (
-        user_self, verify, oauth, users, tokens, channels, channel_ops,
+        user_self, verify, oauth, oauth_oidc, oauth_lark, oauth_wechat, oauth_accounts,
+        users, tokens, channels, channel_ops,
         logs, redemptions, options, misc, openapi, topup,
     ):  # fmt: skip
         api.register_blueprint(module.blueprint())

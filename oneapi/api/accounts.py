@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 from tortoise.exceptions import IntegrityError
@@ -60,24 +60,29 @@ async def create_user(
     email: str = "",
     github_id: str = "",
     inviter: models.User | None = None,
+    bindings: dict[str, str] | None = None,
 ) -> models.User:
-    """Insert a common user with One API's welcome quota, invitation rewards and default token."""
+    """Insert a common user with One API's welcome quota, invitation rewards and default token.
+
+    ``bindings``: sign-in account ids to store, e.g. ``{"oidc_id": sub}``."""
     if await models.User.filter(username=username).exists():
         raise ApiError(f"the username {username} is already taken")
     options = gw.options
     quota = max(options.int("QuotaForNewUser"), 0)
     invitee_bonus = max(options.int("QuotaForInvitee"), 0) if inviter else 0
+    row: dict[str, Any] = {
+        "username": username,
+        "password": hash_password(password) if password else "",
+        "display_name": display_name or username,
+        "email": email,
+        "github_id": github_id,
+        **(bindings or {}),
+        "quota": quota + invitee_bonus,
+        "aff_code": await unique_aff_code(),
+        "inviter_id": inviter.id if inviter else 0,
+    }
     try:
-        user = await models.User.create(
-            username=username,
-            password=hash_password(password) if password else "",
-            display_name=display_name or username,
-            email=email,
-            github_id=github_id,
-            quota=quota + invitee_bonus,
-            aff_code=await unique_aff_code(),
-            inviter_id=inviter.id if inviter else 0,
-        )
+        user = await models.User.create(**row)
     except IntegrityError:
         raise ApiError(f"the username {username} is already taken") from None
     if quota:

@@ -1,4 +1,6 @@
-"""GitHub OAuth login, registration and binding (/api/oauth/state, /api/oauth/github).
+"""GitHub OAuth login, registration and binding (/api/oauth/state, /api/oauth/github); what
+every provider shares is in ``oauth_accounts``, the others in ``oauth_oidc``, ``oauth_lark``
+and ``oauth_wechat``.
 
 The GitHub endpoints can be pointed elsewhere (a loopback fake in tests) with the settings
 ``GITHUB_OAUTH_URL`` (default https://github.com) and ``GITHUB_API_URL``
@@ -7,17 +9,15 @@ The GitHub endpoints can be pointed elsewhere (a loopback fake in tests) with th
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from quart import Blueprint, session
 from quart.typing import ResponseReturnValue
 
-from .. import models
 from ..auth import random_key
 from ..gateway import Gateway
-from ._common import ApiError, current_user, doc, gateway, login_session, ok, str_arg
-from .accounts import create_user
+from ._common import ApiError, doc, gateway, ok
+from .oauth_accounts import check_state, code_arg, finish
 from .ratelimit import critical
 
 __all__ = ["blueprint"]
@@ -75,54 +75,19 @@ def blueprint() -> Blueprint:
     )
     async def github() -> ResponseReturnValue:
         gw = gateway()
-        code = str_arg("code", 256)
-        state = str_arg("state", 64)
-        expected = session.get("oauth_state")
-        if not code:
-            raise ApiError("query parameter code is required")
-        if not isinstance(expected, str) or not hmac.compare_digest(expected, state):
-            raise ApiError("the OAuth state does not match: start the login again")
+        code = code_arg()
+        check_state()
         if not gw.options.bool("GitHubOAuthEnabled"):
             raise ApiError("GitHub login is disabled by the administrator")
         profile = await _github_user(gw, code)
-        github_id = str(profile["login"])[:191]
-        if session.get("id"):
-            me = await current_user()
-            other = await models.User.filter(github_id=github_id).exclude(id=me.id).first()
-            if other is not None:
-                raise ApiError("this GitHub account is already bound to another user")
-            me.github_id = github_id
-            await me.save(update_fields=["github_id"])
-            return ok(message="GitHub account bound")
-        user = (
-            await models.User.filter(github_id=github_id)
-            .exclude(status=models.USER_DELETED)
-            .first()
-        )
-        if user is None:
-            if not gw.options.bool("RegisterEnabled"):
-                raise ApiError("registration of new users is closed by the administrator")
-            last = await models.User.all().order_by("-id").first()
-            user = await create_user(
-                gw,
-                f"github_{(last.id if last else 0) + 1}",
-                "",
-                display_name=str(profile.get("name") or "GitHub User")[:20],
-                email=str(profile.get("email") or "")[:50],
-                github_id=github_id,
-            )
-        if user.status != models.USER_ENABLED:
-            raise ApiError("this user is disabled")
-        login_session(user)
-        return ok(
-            {
-                "id": user.id,
-                "username": user.username,
-                "display_name": user.display_name,
-                "role": user.role,
-                "status": user.status,
-                "group": user.group,
-            }
+        return await finish(
+            gw,
+            "github_id",
+            str(profile["login"])[:191],
+            "GitHub",
+            prefix="github",
+            display_name=str(profile.get("name") or "GitHub User"),
+            email=str(profile.get("email") or ""),
         )
 
     return bp

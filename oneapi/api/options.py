@@ -12,6 +12,7 @@ from quart.typing import ResponseReturnValue
 from .. import models
 from ..gateway import Gateway
 from ..options import validate_int, validate_number
+from . import oauth_oidc
 from ._common import ApiError, Body, doc, gateway, ok, parse_body, require_role
 from .schemas import OptionItemOut, OptionSpecOut
 
@@ -22,6 +23,10 @@ THEMES = ("default", "berry", "air")
 #: Turning one of these on needs the other option set first (One API's checks).
 _NEEDS = {
     "GitHubOAuthEnabled": ("GitHubClientId", "set GitHubClientId and GitHubClientSecret first"),
+    "WeChatAuthEnabled": (
+        "WeChatServerAddress",
+        "set WeChatServerAddress and WeChatServerToken first",
+    ),
     "TurnstileCheckEnabled": (
         "TurnstileSiteKey",
         "set TurnstileSiteKey and TurnstileSecretKey first",
@@ -67,6 +72,17 @@ def check_option(gw: Gateway, key: str, value: str) -> None:
         needed, message = _NEEDS[key]
         if not gw.options.get(needed).strip():
             raise ApiError(f"cannot enable {key}: {message}")
+    if key == "OidcEnabled" and value == "true":
+        o = gw.options
+        endpoints = all(
+            o.get(k).strip()
+            for k in ("OidcAuthorizationEndpoint", "OidcTokenEndpoint", "OidcUserinfoEndpoint")
+        )
+        if not o.get("OidcClientId").strip() or not (endpoints or o.get("OidcWellKnown").strip()):
+            raise ApiError(
+                "cannot enable OidcEnabled: set OidcClientId, OidcClientSecret and OidcWellKnown "
+                "(or the three endpoints) first"
+            )
 
 
 def describe_options(gw: Gateway) -> list[dict[str, Any]]:
@@ -126,6 +142,12 @@ def blueprint() -> Blueprint:
         await gw.options.set(body.key, value)
         if body.key == "ApproximateTokenEnabled":
             gw.tokenizer.approximate = gw.options.bool(body.key)
+        if body.key == "OidcWellKnown" and value:
+            try:  # fill the endpoints from the discovery document, as One API's form does
+                found = await oauth_oidc.discover(gw, value)
+            except ApiError as exc:
+                return ok(message=f"saved, but {exc.message}")
+            return ok(message=f"saved; endpoints discovered: {', '.join(sorted(found))}")
         return ok()
 
     return bp

@@ -222,6 +222,15 @@ class StatusOut(BaseModel):
     email_verification: bool
     github_oauth: bool
     github_client_id: str
+    wechat_login: bool
+    wechat_qrcode: str = Field(description="image URL of the WeChat official account's QR code")
+    lark_client_id: str = Field(description="Lark login is on when this is set")
+    oidc: bool
+    oidc_client_id: str
+    oidc_well_known: str
+    oidc_authorization_endpoint: str
+    oidc_token_endpoint: str
+    oidc_userinfo_endpoint: str
     turnstile_check: bool
     turnstile_site_key: str
     register_enabled: bool
@@ -230,7 +239,16 @@ class StatusOut(BaseModel):
     root_password_unchanged: bool
     pay_methods: list[PayMethodOut]
     min_topup: int
+    enable_online_topup: bool = Field(description="some payment method is offered")
     plugins: list[PluginOut] = Field(description="the loaded plugins (not the core)")
+    # New API's names (its front-end reads them); features not here are reported off
+    oidc_enabled: bool
+    price: float
+    usd_exchange_rate: float
+    quota_display_type: str
+    enable_drawing: bool
+    enable_task: bool
+    setup: bool
 
 
 class TopUpInfoOut(Out):

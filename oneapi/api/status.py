@@ -42,6 +42,15 @@ def blueprint() -> Blueprint:
                 "email_verification": o.bool("EmailVerificationEnabled"),
                 "github_oauth": o.bool("GitHubOAuthEnabled"),
                 "github_client_id": o.get("GitHubClientId"),
+                "wechat_login": o.bool("WeChatAuthEnabled"),
+                "wechat_qrcode": o.get("WeChatAccountQRCodeImageURL"),
+                "lark_client_id": o.get("LarkClientId"),
+                "oidc": o.bool("OidcEnabled"),
+                "oidc_client_id": o.get("OidcClientId"),
+                "oidc_well_known": o.get("OidcWellKnown"),
+                "oidc_authorization_endpoint": o.get("OidcAuthorizationEndpoint"),
+                "oidc_token_endpoint": o.get("OidcTokenEndpoint"),
+                "oidc_userinfo_endpoint": o.get("OidcUserinfoEndpoint"),
                 "turnstile_check": o.bool("TurnstileCheckEnabled"),
                 "turnstile_site_key": o.get("TurnstileSiteKey"),
                 "register_enabled": o.bool("RegisterEnabled"),
@@ -49,9 +58,11 @@ def blueprint() -> Blueprint:
                 "password_register_enabled": o.bool("PasswordRegisterEnabled"),
                 "root_password_unchanged": await root_password_unchanged(gw),
                 **({"db_statements": gw.db.statements} if gw.settings.ONEAPI_DB_STATS else {}),
-                "pay_methods": payments.offered_methods(gw),
+                "pay_methods": (methods := payments.offered_methods(gw)),
                 "min_topup": max(o.int("MinTopUp", 1), 1),
+                "enable_online_topup": bool(methods),
                 "plugins": loaded_plugins(gw),
+                **new_api_status(gw),
             }
         )
 
@@ -130,6 +141,52 @@ def loaded_plugins(gw: Gateway) -> list[dict[str, Any]]:
         for name, info in sorted(gw.plugins.items())
         if not info.core
     ]
+
+
+def new_api_status(gw: Gateway) -> dict[str, Any]:
+    """What New API's GetStatus adds, under its names: its front-end reads these. Features
+    this gateway does not have (Discord, LINUX DO, Telegram, passkeys, check-in, data export,
+    console panels) are reported off, so that front-end hides them; ``setup`` is true (no
+    set-up wizard here)."""
+    o = gw.options
+    plugins = {p["name"] for p in loaded_plugins(gw)}
+    price = o.float("Price", 7.3)
+    return {
+        "oidc_enabled": o.bool("OidcEnabled"),
+        "price": price,
+        "usd_exchange_rate": price,
+        "stripe_unit_price": 0,
+        "enable_stripe_topup": False,
+        "quota_display_type": "USD" if o.bool("DisplayInCurrencyEnabled") else "TOKENS",
+        "docs_link": "",
+        "enable_batch_update": gw.settings.BATCH_UPDATE_ENABLED,
+        "enable_drawing": "midjourney" in plugins,
+        "enable_task": "midjourney" in plugins,
+        "enable_data_export": False,
+        "data_export_default_time": "hour",
+        "default_collapse_sidebar": False,
+        "mj_notify_enabled": o.bool("MjNotifyEnabled"),
+        "chats": [],
+        "demo_site_enabled": False,
+        "self_use_mode_enabled": False,
+        "default_use_auto_group": False,
+        "discord_oauth": False,
+        "discord_client_id": "",
+        "linuxdo_oauth": False,
+        "linuxdo_client_id": "",
+        "linuxdo_minimum_trust_level": 0,
+        "telegram_oauth": False,
+        "telegram_bot_name": "",
+        "passkey_login": False,
+        "setup": True,
+        "user_agreement_enabled": False,
+        "privacy_policy_enabled": False,
+        "checkin_enabled": False,
+        "api_info_enabled": False,
+        "uptime_kuma_enabled": False,
+        "announcements_enabled": False,
+        "faq_enabled": False,
+    }
 
 
 async def root_password_unchanged(gw: Gateway) -> bool:

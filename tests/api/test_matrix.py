@@ -32,6 +32,12 @@ MATRIX: dict[str, str | tuple[str, dict[str, str]]] = {
     "POST /api/user/reset": "public",
     "GET /api/oauth/state": "public",
     "GET /api/oauth/github": "public",
+    "GET /api/oauth/oidc": "public",
+    "GET /api/oauth/lark": "public",
+    "GET /api/oauth/wechat": "public",
+    "GET /api/oauth/wechat/bind": "user",
+    "DELETE /api/user/self/bindings/{binding_type}": "user",
+    "DELETE /api/user/{user_id}/bindings/{binding_type}": "admin",
     "GET /api/oauth/email/bind": "user",
     "POST /api/user/login": "public",
     "GET /api/user/logout": "public",
@@ -208,7 +214,7 @@ def _request(ids: Identities, route: str, identity: str) -> httpx.Response:
         body = {"id": token_id}
     for name in ("{user_id}", "{channel_id}", "{redemption_id}"):
         path = path.replace(name, str(MISSING_ID))
-    path = path.replace("{rest}", "no/such/route")
+    path = path.replace("{rest}", "no/such/route").replace("{binding_type}", "github")
     kwargs: dict[str, Any] = {"headers": headers}
     if method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = body

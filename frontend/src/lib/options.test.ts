@@ -86,6 +86,6 @@ describe('settings sections', () => {
 
   it('marks secrets as secret so they are never prefilled', () => {
     const secrets = all.filter((f) => f.kind === 'secret').map((f) => f.key);
-    expect(secrets.sort()).toEqual(['GitHubClientSecret', 'SMTPToken', 'TurnstileSecretKey']);
+    expect(secrets.sort()).toEqual(['GitHubClientSecret', 'LarkClientSecret', 'OidcClientSecret', 'SMTPToken', 'TurnstileSecretKey', 'WeChatServerToken']);
   });
 });

@@ -41,9 +41,29 @@ export const OPTION_SECTIONS: OptionSection[] = [
       { id: 'content', fields: f('markdown', 'Notice', 'About', 'HomePageContent') },
       {
         id: 'login',
-        fields: f('bool', 'RegisterEnabled', 'PasswordLoginEnabled', 'PasswordRegisterEnabled', 'EmailVerificationEnabled', 'GitHubOAuthEnabled', 'TurnstileCheckEnabled'),
+        fields: f(
+          'bool',
+          'RegisterEnabled',
+          'PasswordLoginEnabled',
+          'PasswordRegisterEnabled',
+          'EmailVerificationEnabled',
+          'GitHubOAuthEnabled',
+          'WeChatAuthEnabled',
+          'OidcEnabled',
+          'TurnstileCheckEnabled',
+        ),
       },
       { id: 'github', fields: [...f('string', 'GitHubClientId'), ...f('secret', 'GitHubClientSecret')] },
+      { id: 'wechat', fields: [...f('string', 'WeChatServerAddress'), ...f('secret', 'WeChatServerToken'), ...f('string', 'WeChatAccountQRCodeImageURL')] },
+      { id: 'lark', fields: [...f('string', 'LarkClientId'), ...f('secret', 'LarkClientSecret')] },
+      {
+        id: 'oidc',
+        fields: [
+          ...f('string', 'OidcClientId'),
+          ...f('secret', 'OidcClientSecret'),
+          ...f('string', 'OidcWellKnown', 'OidcAuthorizationEndpoint', 'OidcTokenEndpoint', 'OidcUserinfoEndpoint'),
+        ],
+      },
       { id: 'turnstile', fields: [...f('string', 'TurnstileSiteKey'), ...f('secret', 'TurnstileSecretKey')] },
       {
         id: 'smtp',

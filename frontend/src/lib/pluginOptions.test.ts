@@ -33,7 +33,7 @@ const ids = (sections: ReturnType<typeof settingsSections>) => sections.map((s) 
 describe('plugin settings', () => {
   it('show only the options of loaded plugins, never the core ones twice', () => {
     const sections = settingsSections(OPTION_SECTIONS, SPECS, []);
-    expect(ids(sections)).toEqual(['system:general,content,login,github,turnstile,smtp', 'operation:quota,channel,display,links', 'ratio:ratios']);
+    expect(ids(sections)).toEqual(['system:general,content,login,github,wechat,lark,oidc,turnstile,smtp', 'operation:quota,channel,display,links', 'ratio:ratios']);
   });
 
   it('give a plugin a tab of its own unless its options name a section', () => {

@@ -7,6 +7,7 @@ import { api, errorMessage } from '../api';
 import Content from '../components/Content';
 import Loading from '../components/Loading';
 import { formatTime } from '../lib/format';
+import { PROVIDER_NAMES, PROVIDERS, providerEnabled } from '../lib/oauth';
 import { useSession } from '../session';
 
 export default function Home() {
@@ -68,7 +69,7 @@ export default function Home() {
                 label: t('home.signIn'),
                 children: [
                   status.password_login_enabled !== false ? t('home.password') : null,
-                  status.github_oauth ? 'GitHub' : null,
+                  ...PROVIDERS.filter((p) => providerEnabled(status, p)).map((p) => PROVIDER_NAMES[p]),
                 ]
                   .filter(Boolean)
                   .join(' / ') || '-',

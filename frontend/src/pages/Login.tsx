@@ -1,17 +1,13 @@
-import { GithubOutlined, LockOutlined, UserOutlined } from '@ant-design/icons';
-import { Alert, App, Button, Card, Divider, Flex, Form, Input, Typography } from 'antd';
+import { GithubOutlined, IdcardOutlined, LockOutlined, SendOutlined, UserOutlined, WechatOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Card, Divider, Flex, Form, Input, Space, Typography } from 'antd';
 import { useCallback, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, errorMessage, ROLE_ROOT, type User } from '../api';
 import Turnstile from '../components/Turnstile';
+import WeChatCodeModal from '../components/WeChatCodeModal';
+import { providerEnabled, startOAuth, type RedirectProvider } from '../lib/oauth';
 import { useSession } from '../session';
-
-export async function startGitHubLogin(clientId: string) {
-  const state = await api.get<string>('/api/oauth/state');
-  const url = `https://github.com/login/oauth/authorize?client_id=${encodeURIComponent(clientId)}&state=${encodeURIComponent(state)}&scope=user:email`;
-  window.location.href = url;
-}
 
 /** Where to go after signing in: a local `redirect` path, else the dashboard. */
 export function safeRedirect(redirect: string | null): string {
@@ -28,6 +24,7 @@ export default function Login() {
   const [error, setError] = useState('');
   const [turnstileToken, setTurnstileToken] = useState('');
   const onVerify = useCallback((token: string) => setTurnstileToken(token), []);
+  const [wechatOpen, setWechatOpen] = useState(false);
   const redirect = safeRedirect(params.get('redirect'));
 
   useEffect(() => {
@@ -35,6 +32,21 @@ export default function Login() {
     // only on mount: after a login the submit handler navigates
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
+
+  const signedIn = (u: User) => {
+    setUser(u);
+    message.success(t('login.success'));
+    const mustChange = u.root_password_unchanged || (u.role >= ROLE_ROOT && status.root_password_unchanged);
+    navigate(mustChange ? '/change-password' : redirect, { replace: true });
+  };
+
+  const oauth = (provider: RedirectProvider) => startOAuth(provider, status).catch((e) => message.error(errorMessage(e)));
+  const others = [
+    { id: 'github' as const, icon: <GithubOutlined /> },
+    { id: 'wechat' as const, icon: <WechatOutlined /> },
+    { id: 'lark' as const, icon: <SendOutlined /> },
+    { id: 'oidc' as const, icon: <IdcardOutlined /> },
+  ].filter(({ id }) => providerEnabled(status, id));
 
   const onFinish = async (values: { username: string; password: string }) => {
     if (status.turnstile_check && !turnstileToken) {
@@ -45,10 +57,7 @@ export default function Login() {
     setError('');
     try {
       const u = await api.post<User>('/api/user/login', values, status.turnstile_check ? { turnstile: turnstileToken } : undefined);
-      setUser(u);
-      message.success(t('login.success'));
-      const mustChange = u.root_password_unchanged || (u.role >= ROLE_ROOT && status.root_password_unchanged);
-      navigate(mustChange ? '/change-password' : redirect, { replace: true });
+      signedIn(u);
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -86,19 +95,28 @@ export default function Login() {
           </Link>
         )}
       </Flex>
-      {status.github_oauth && status.github_client_id && (
+      {others.length > 0 && (
         <>
           <Divider plain>
             <Typography.Text type="secondary">{t('login.or')}</Typography.Text>
           </Divider>
-          <Button
-            block
-            icon={<GithubOutlined />}
-            data-testid="login-github"
-            onClick={() => startGitHubLogin(status.github_client_id!).catch((e) => message.error(errorMessage(e)))}
-          >
-            {t('login.github')}
-          </Button>
+          <Space orientation="vertical" style={{ width: '100%' }}>
+            {others.map(({ id, icon }) => (
+              <Button key={id} block icon={icon} data-testid={`login-${id}`} onClick={() => (id === 'wechat' ? setWechatOpen(true) : oauth(id))}>
+                {t(`login.${id}`)}
+              </Button>
+            ))}
+          </Space>
+          <WeChatCodeModal
+            open={wechatOpen}
+            qrcode={status.wechat_qrcode}
+            onClose={() => setWechatOpen(false)}
+            onCode={async (code) => {
+              const u = await api.get<User>('/api/oauth/wechat', { code });
+              setWechatOpen(false);
+              signedIn(u);
+            }}
+          />
         </>
       )}
     </Card>

@@ -1,19 +1,19 @@
-import { GithubOutlined, KeyOutlined, LinkOutlined, LockOutlined } from '@ant-design/icons';
+import { KeyOutlined, LinkOutlined, LockOutlined } from '@ant-design/icons';
 import { App, Button, Card, Descriptions, Form, Input, Space, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
 import { api, errorMessage } from '../api';
+import AccountBindings from '../components/AccountBindings';
 import { StatusTag } from '../components/tags';
 import { useCopy } from '../components/useCopy';
 import { formatNumber } from '../lib/format';
 import { useSession } from '../session';
-import { startGitHubLogin } from './Login';
 
 export default function Profile() {
   const { t } = useTranslation();
   const { message } = App.useApp();
-  const { user, status, quota, refreshUser } = useSession();
+  const { user, quota, refreshUser } = useSession();
   const navigate = useNavigate();
   const copy = useCopy();
   const [saving, setSaving] = useState(false);
@@ -95,15 +95,6 @@ export default function Profile() {
           <Button icon={<LinkOutlined />} onClick={makeAffLink} data-testid="profile-aff-link">
             {t('profile.affLink')}
           </Button>
-          {status.github_oauth && status.github_client_id && (
-            <Button
-              icon={<GithubOutlined />}
-              onClick={() => startGitHubLogin(status.github_client_id!).catch((e) => message.error(errorMessage(e)))}
-              data-testid="profile-bind-github"
-            >
-              {t('profile.bindGithub')}
-            </Button>
-          )}
         </Space>
         {accessToken && (
           <div style={{ marginTop: 12 }}>
@@ -124,6 +115,7 @@ export default function Profile() {
           </div>
         )}
       </Card>
+      <AccountBindings user={user} />
     </Space>
   );
 }
