@@ -73,11 +73,11 @@ class Settings(BaseSettings):
     # are options (OidcWellKnown..., WeChatServerAddress).
     GITHUB_OAUTH_URL: str = ""
     GITHUB_API_URL: str = ""
+    LARK_OAUTH_URL: str = ""
     TURNSTILE_VERIFY_URL: str = ""
 
     ONEAPI_DB_STATS: bool = False
     ONEAPI_WORKERS: int = Field(1, ge=1)
-    LARK_OAUTH_URL: str = ""
 
     ONEAPI_PLUGINS: str = ""
     ONEAPI_DISABLED_PLUGINS: str = ""
