@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from quart import Request
+from quart import Request, has_request_context
+from quart import request as current_request
 from quart.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import RequestTimeout
 
@@ -273,14 +274,21 @@ class ApiSessions(SecureCookieSessionInterface):
     """Cookie sessions for the API and pages only: requests under ``no_session`` (first path
     segments: the relay's, plugins' relay routes) never open one."""
 
-    def __init__(self, no_session: tuple[str, ...] = ()) -> None:
+    def __init__(self, no_session: tuple[str, ...] = (), secure: str = "auto") -> None:
         super().__init__()
         self.no_session = no_session
+        self.secure = secure
 
     async def open_session(self, app: Any, request: Any) -> Any:
         if request.path.split("/", 2)[1] in self.no_session:
             return None
         return await super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Any) -> bool:
+        """SESSION_COOKIE_SECURE: "auto" marks the cookie Secure on requests that came over HTTPS."""
+        if self.secure != "auto":
+            return self.secure == "true"
+        return has_request_context() and current_request.scheme in ("https", "wss")
 
 
 class BodyRequest(Request):

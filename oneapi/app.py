@@ -108,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     # First path segments plugins serve outside /api (``/mj``, say): no pages, no sessions there.
     plugin_roots = sorted({rule.split("/")[1] for rules in gw.plugin_routes.values() for rule in rules
                            if rule.count("/") > 1 and not rule.startswith("/api/")})
-    app.session_interface = ApiSessions(no_session=("v1", "dashboard", *plugin_roots))
+    app.session_interface = ApiSessions(no_session=("v1", "dashboard", *plugin_roots),
+                                        secure=settings.SESSION_COOKIE_SECURE)
     app.register_blueprint(web_blueprint(not_pages=("api", "v1", "dashboard", *plugin_roots)))
     lane = FastLane(gw, app.config["MAX_CONTENT_LENGTH"], app.config["BODY_TIMEOUT"])
     if (added := _request_handlers(app) - core_handlers):

@@ -107,6 +107,8 @@ class User(Model):
     group = CharField(max_length=32, default="default")
     aff_code = CharField(max_length=32, unique=True, null=True)
     inviter_id = IntField(default=0, db_index=True)
+    # Random; changes on logout and password change, which ends every session made before.
+    session_epoch = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "users"
@@ -235,6 +237,18 @@ class Option(Model):
 
     class Meta:
         table = "options"
+
+
+class Ephemeral(Model):
+    """Short-lived state every worker and node must see (email codes, failed-login counts)
+    when no Redis is configured; rows past ``expires_at`` are ignored and swept."""
+
+    key = fields.CharField(max_length=191, primary_key=True)
+    value = fields.TextField()
+    expires_at = fields.BigIntField(db_index=True)
+
+    class Meta:
+        table = "ephemerals"
 
 
 class TopUp(Model):

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     )
 
     SESSION_SECRET: str = ""
+    # "auto": the login cookie is Secure when the request came over HTTPS (to a trusted proxy).
+    SESSION_COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"
     REDIS_CONN_STRING: str = ""
     MEMORY_CACHE_ENABLED: bool = True
     SYNC_FREQUENCY: int = Field(600, ge=1)

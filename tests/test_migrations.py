@@ -185,11 +185,12 @@ async def test_database_made_before_migrations_is_adopted(dsn: str, tmp_path: Pa
         await models.Log.create(user_id=user.id, created_at=1, type=2, content="old log", quota=5)
         q = "`" if db.dialect == "mysql" else '"'
         for table, column in (("channels", "status_reason"), ("logs", "system_prompt_reset"),
-                              ("midjourneys", "token_id")):
+                              ("midjourneys", "token_id"), ("users", "session_epoch")):
             await db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         index = await _index_on(db, "logs", "request_id")
         await db.execute(f"DROP INDEX {q}{index}{q}" + (" ON logs" if db.dialect == "mysql" else ""))
         await db.execute("DROP TABLE quota_holds")
+        await db.execute("DROP TABLE ephemerals")  # what migration 0003 adds
         await db.execute("INSERT INTO midjourneys (user_id, action, mj_id, status, progress, submit_time, "
                          "start_time, finish_time, code, channel_id, quota) "
                          "VALUES (?, 'IMAGINE', 'up-1', 'SUCCESS', ?, 1, 2, 3, 1, 0, 9)", [user.id, "100%"])
@@ -200,13 +201,14 @@ async def test_database_made_before_migrations_is_adopted(dsn: str, tmp_path: Pa
         assert sorted(await recorded(db)) == sorted(on_disk(db.apps))
         assert await db.migrate() == []
 
-        assert "quota_holds" in await introspect.tables(db.conn)
+        assert {"quota_holds", "ephemerals"} <= await introspect.tables(db.conn)
         assert await _index_on(db, "logs", "request_id") is not None
         log = await models.Log.get(content="old log")
         assert (log.quota, log.system_prompt_reset) == (5, False)  # the new column's default
         channel = await models.Channel.get(name="old channel")
         assert channel.status_reason == ""
         assert (await models.User.get(username="old")).quota == 42
+        assert (await models.User.get(username="old")).session_epoch is None
         rows = await db.fetch("SELECT mj_id, token_id, quota FROM midjourneys")
         assert rows == [{"mj_id": "up-1", "token_id": 0, "quota": 9}]
 

@@ -45,6 +45,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .csrf import refuse_cross_site
 from .ratelimit import check_global
 from .status import blueprint as status_blueprint
 
@@ -88,6 +89,8 @@ def api_blueprint() -> Blueprint:
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             # Read the body even when the answer is a refusal, so the connection stays usable.
             await request.get_data(cache=True)
+        if "session" in request.cookies and not request.headers.get("Authorization"):
+            await refuse_cross_site()
 
     @api.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def no_route(rest: str) -> ResponseReturnValue:

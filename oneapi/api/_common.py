@@ -14,6 +14,7 @@ from quart.typing import ResponseReturnValue
 from tortoise.queryset import QuerySet
 
 from .. import models
+from ..auth import random_key
 from ..gateway import gateway
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "check_text",
     "current_user",
     "doc",
+    "end_sessions",
     "fail",
     "gateway",
     "int_arg",
+    "logged_in_recently",
     "login_session",
     "now",
     "ok",
@@ -38,6 +41,7 @@ __all__ = [
     "parse_body",
     "path_id",
     "require_role",
+    "signed_in_user",
     "str_arg",
     "user_dict",
 ]
@@ -203,7 +207,7 @@ async def parse_body(model: type[T]) -> T:
         raise ApiError(f"invalid field {where}: {message}") from None
 
 
-async def _authenticate() -> models.User | None:
+async def signed_in_user() -> models.User | None:
     """The user behind the ``Authorization`` access token or the session cookie."""
     if "user" in g:
         return g.user  # type: ignore[no-any-return]
@@ -215,29 +219,43 @@ async def _authenticate() -> models.User | None:
             user = await models.User.filter(access_token=token).first()
     elif isinstance(session.get("id"), int) and 0 < session["id"] <= MAX_ID:
         user = await models.User.filter(id=session["id"]).first()
-        if user is not None and session.get("password_epoch") != _epoch(user):
-            user = None
+        if user is not None and session.get("epoch") != (user.session_epoch or ""):
+            user = None  # the user logged out or changed the password since
     g.user = user
     return user
 
 
-def _epoch(user: models.User) -> str:
-    """Changes when the password changes, so old sessions end."""
-    return user.password[-8:] if user.password else ""
-
-
 def login_session(user: models.User) -> None:
-    """Start a web session for ``user`` (signed cookie)."""
+    """Start a web session for ``user`` (signed cookie, valid until ``end_sessions``)."""
     session.clear()
     session["id"] = user.id
-    session["password_epoch"] = _epoch(user)
+    session["epoch"] = user.session_epoch or ""
+    session["login_at"] = now()
     session.permanent = True
+
+
+async def end_sessions(user: models.User, *, access_token: bool = False) -> None:
+    """End every web session of ``user`` (copied cookies too); with ``access_token`` also
+    revoke the scripts' access token (a password change)."""
+    user.session_epoch = random_key(32)
+    fields = ["session_epoch"]
+    if access_token:
+        user.access_token = None
+        fields.append("access_token")
+    await user.save(update_fields=fields)
+    gateway().cache.invalidate_user(user.id)
+
+
+def logged_in_recently(seconds: int = 600) -> bool:
+    """Whether this web session began with a login less than ``seconds`` ago."""
+    started = session.get("login_at")
+    return isinstance(started, int) and now() - started < seconds
 
 
 async def current_user() -> models.User:
     """The authenticated, enabled user; ApiError otherwise (401 only without any credentials,
     which One API's front-end takes for "session expired")."""
-    user = await _authenticate()
+    user = await signed_in_user()
     if user is None and request.headers.get("Authorization", "").strip():
         raise ApiError("the access token is invalid")
     if user is None:

@@ -1,12 +1,15 @@
-"""Per-IP sliding-window rate limits for /api (One API's GA and CT limiters), kept in memory.
+"""Per-IP rate limits for /api (One API's GA and CT limiters) and per-account login backoff.
 
-The state lives on the Gateway (``gw.memo``), never in a module global, so two apps in one
-process do not share counters.
+The global limit is a sliding window in each process's memory (it guards every /api request,
+so it costs no round trip; with N workers an address gets N times the limit). The critical
+limit and the failed-login counts are in the shared state (Redis, else the database): every
+worker and node counts against the same number.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections import deque
 from typing import Any
@@ -15,9 +18,17 @@ from quart import request
 from quart.typing import ResponseReturnValue
 
 from ..gateway import Gateway
+from ..shared import shared_state
 from ._common import ApiError, F, gateway
 
-__all__ = ["CRITICAL_WINDOW", "GLOBAL_WINDOW", "RateLimiter", "check_global", "critical", "limiter"]
+__all__ = [
+    "CRITICAL_WINDOW", "GLOBAL_WINDOW", "RateLimiter", "check_global", "critical", "limiter",
+    "login_allowed", "login_failed", "login_succeeded",
+]  # fmt: skip
+
+#: Failed logins of one account before each further one waits (10 s, doubling, at most 15 min).
+FREE_FAILURES = 5
+MAX_BACKOFF = 900
 
 GLOBAL_WINDOW = 180.0
 CRITICAL_WINDOW = 1200.0
@@ -74,13 +85,14 @@ async def check_global() -> None:
 
 
 def critical(view: F) -> F:
-    """One API's critical limit (login, register, codes): CRITICAL_RATE_LIMIT per 20 minutes."""
+    """One API's critical limit (login, register, codes): CRITICAL_RATE_LIMIT per 20 minutes
+    per address, counted across workers and nodes."""
 
     @functools.wraps(view)
     async def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         gw = gateway()
         limit = gw.settings.CRITICAL_RATE_LIMIT
-        if limit and not limiter(gw).allow("CT" + _client(), limit, CRITICAL_WINDOW):
+        if limit and await shared_state(gw).count("ct:" + _client(), CRITICAL_WINDOW) > limit:
             raise ApiError(
                 f"too many attempts: at most {limit} per 20 minutes from one address; try again later",
                 429,
@@ -89,3 +101,29 @@ def critical(view: F) -> F:
 
     wrapper.critical = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _account(username: str) -> str:
+    return hashlib.sha256(username.strip().lower().encode()).hexdigest()
+
+
+async def login_allowed(gw: Gateway, username: str) -> None:
+    """Refuse a login attempt on an account in backoff after repeated failures, from
+    whichever address or worker they came."""
+    wait = await shared_state(gw).get("login-lock:" + _account(username))
+    if wait is not None:
+        raise ApiError("too many failed logins for this account: wait a little and try again "
+                       f"(at most {int(wait)} seconds)")
+
+
+async def login_failed(gw: Gateway, username: str) -> None:
+    """Count a failed login; from the FREE_FAILURES-th on, the account waits before the next."""
+    shared = shared_state(gw)
+    failures = await shared.count("login-fail:" + _account(username), 3600)
+    if failures >= FREE_FAILURES:
+        wait = min(10 * 2 ** (failures - FREE_FAILURES), MAX_BACKOFF)
+        await shared.put("login-lock:" + _account(username), str(wait), wait)
+
+
+async def login_succeeded(gw: Gateway, username: str) -> None:
+    await shared_state(gw).delete("login-fail:" + _account(username))

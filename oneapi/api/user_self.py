@@ -15,15 +15,18 @@ from ._common import (
     Body,
     current_user,
     doc,
+    end_sessions,
     gateway,
+    logged_in_recently,
     login_session,
     ok,
     parse_body,
     require_role,
+    signed_in_user,
     user_dict,
 )
 from .accounts import DisplayName, Password, Username, create_user, soft_delete_user
-from .ratelimit import critical
+from .ratelimit import critical, login_allowed, login_failed, login_succeeded
 from .schemas import UserOut
 from .status import root_password_unchanged
 from .verify import turnstile, verify_code
@@ -69,6 +72,7 @@ def blueprint() -> Blueprint:
         if not gw.options.bool("PasswordLoginEnabled"):
             raise ApiError("password login is disabled by the administrator")
         body = await parse_body(LoginBody)
+        await login_allowed(gw, body.username)
         user = await models.User.filter(username=body.username).first()
         if user is None and "@" in body.username:
             user = await models.User.filter(email=body.username).first()
@@ -78,7 +82,9 @@ def blueprint() -> Blueprint:
             or not user.password
             or not check_password(body.password, user.password)
         ):
+            await login_failed(gw, body.username)
             raise ApiError("wrong username or password")
+        await login_succeeded(gw, body.username)
         if user.status != models.USER_ENABLED:
             raise ApiError("this user is disabled")
         login_session(user)
@@ -96,6 +102,11 @@ def blueprint() -> Blueprint:
     @bp.get("/user/logout")
     @doc("End the web session")
     async def logout() -> ResponseReturnValue:
+        """Ends every session of the user, also cookies copied before (One API ended only
+        this one)."""
+        user = await signed_in_user()
+        if user is not None and "id" in session:
+            await end_sessions(user)
         session.clear()
         return ok()
 
@@ -119,7 +130,7 @@ def blueprint() -> Blueprint:
                 raise ApiError(
                     "email verification is on: give an email address and its verification code"
                 )
-            if not verify_code(gw, "verify", body.email, body.verification_code):
+            if not await verify_code(gw, "verify", body.email, body.verification_code):
                 raise ApiError("the verification code is wrong or has expired")
             email = body.email
             if await models.User.filter(email=email).exists():
@@ -166,16 +177,19 @@ def blueprint() -> Blueprint:
             user.display_name = body.display_name
             fields.append("display_name")
         if body.password is not None:
-            if body.original_password is not None and not check_password(
-                body.original_password, user.password
-            ):
-                raise ApiError("the original password is wrong")
+            if user.password:
+                if not body.original_password or not check_password(body.original_password, user.password):
+                    raise ApiError("give your current password (original_password) to change it")
+            elif not logged_in_recently():
+                raise ApiError("to set a password, log in again first (within 10 minutes)")
             user.password = hash_password(body.password)
             fields.append("password")
         if fields:
             await user.save(update_fields=fields)
             gw.cache.invalidate_user(user.id)
-            if "password" in fields and "id" in session:
+        if "password" in fields:  # other sessions and the scripts' access token end
+            await end_sessions(user, access_token=True)
+            if "id" in session:
                 login_session(user)
         return ok(user_dict(user))
 

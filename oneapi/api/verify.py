@@ -1,17 +1,20 @@
 """Email verification codes, password reset by email, and the Turnstile check.
 
-Codes live in memory on the Gateway (as in One API: not shared between nodes), 10 minutes.
-Mail goes out through the SMTP options with smtplib in a worker thread.
+Codes live 10 minutes in the shared state (Redis, else the database), so any worker or node
+can check a code another one sent. Mail goes out through the SMTP options with smtplib in a
+worker thread. Reset links are built from the ServerAddress option only, never from the
+request's Host header (which an attacker chooses).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import hmac
+import logging
 import re
 import smtplib
-import time
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
@@ -23,12 +26,14 @@ from quart.typing import ResponseReturnValue
 from .. import models
 from ..auth import hash_password, random_key
 from ..gateway import Gateway
+from ..shared import shared_state
 from ._common import (
     ApiError,
     Body,
     F,
     current_user,
     doc,
+    end_sessions,
     gateway,
     ok,
     parse_body,
@@ -39,35 +44,35 @@ from .ratelimit import critical
 
 __all__ = ["blueprint", "send_email", "turnstile", "verify_code"]
 
+log = logging.getLogger("oneapi.api")
+
 CODE_TTL = 600.0
+MAX_GUESSES = 5
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
 TURNSTILE_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 
 
-def _codes(gw: Gateway) -> dict[tuple[str, str], tuple[str, float]]:
-    return gw.memo.setdefault("api.codes", {})  # type: ignore[no-any-return]
+def _code_key(purpose: str, key: str) -> str:
+    return f"code:{purpose}:{hashlib.sha256(key.lower().encode()).hexdigest()}"
 
 
-def issue_code(gw: Gateway, purpose: str, key: str, length: int = 6) -> str:
+async def issue_code(gw: Gateway, purpose: str, key: str, length: int = 6) -> str:
     """A fresh code for (purpose, key), valid for 10 minutes; replaces an older one."""
-    codes = _codes(gw)
-    moment = time.monotonic()
-    for k, (_, expires) in list(codes.items()):
-        if expires < moment:
-            del codes[k]
     code = random_key(length)
-    codes[(purpose, key.lower())] = (code, moment + CODE_TTL)
+    await shared_state(gw).put(_code_key(purpose, key), code, CODE_TTL)
     return code
 
 
-def verify_code(gw: Gateway, purpose: str, key: str, code: str, consume: bool = True) -> bool:
-    """Whether ``code`` is the live code for (purpose, key); a match is used up."""
-    found = _codes(gw).get((purpose, key.lower()))
-    if found is None or found[1] < time.monotonic() or not hmac.compare_digest(found[0], code):
-        return False
-    if consume:
-        _codes(gw).pop((purpose, key.lower()), None)
-    return True
+async def verify_code(gw: Gateway, purpose: str, key: str, code: str) -> bool:
+    """Whether ``code`` is the live code for (purpose, key); a match is used up, and so is the
+    code after MAX_GUESSES misses."""
+    shared, name = shared_state(gw), _code_key(purpose, key)
+    live = await shared.get(name)
+    if live is not None and hmac.compare_digest(live, code):
+        return await shared.take(name) == live  # one use, even when two arrive together
+    if live is not None and await shared.count(name + ":misses", CODE_TTL) >= MAX_GUESSES:
+        await shared.delete(name)
+    return False
 
 
 def check_email(gw: Gateway, email: str) -> str:
@@ -171,7 +176,7 @@ def blueprint() -> Blueprint:
         email = check_email(gw, str_arg("email", 50))
         if await models.User.filter(email=email).exists():
             raise ApiError("this email address is already in use")
-        code = issue_code(gw, "verify", email)
+        code = await issue_code(gw, "verify", email)
         await send_email(
             gw,
             email,
@@ -191,8 +196,13 @@ def blueprint() -> Blueprint:
             raise ApiError("invalid email address")
         if not await models.User.filter(email=email, status=models.USER_ENABLED).exists():
             raise ApiError("no user has this email address")
-        token = issue_code(gw, "reset", email, 32)
-        base = (gw.options.get("ServerAddress") or request.host_url).rstrip("/")
+        base = gw.options.get("ServerAddress").strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            log.warning("a password reset was asked for, but the ServerAddress option is not set: "
+                        "reset links are built only from it")
+            raise ApiError("password reset by email is not available: the administrator has not "
+                           "set the server address (Settings, ServerAddress)")
+        token = await issue_code(gw, "reset", email, 32)
         link = f"{base}/user/reset?email={quote(email)}&token={token}"
         await send_email(
             gw,
@@ -208,7 +218,7 @@ def blueprint() -> Blueprint:
     async def reset() -> ResponseReturnValue:
         gw = gateway()
         body = await parse_body(ResetBody)
-        if not verify_code(gw, "reset", body.email, body.token):
+        if not await verify_code(gw, "reset", body.email, body.token):
             raise ApiError("the reset link is wrong or has expired")
         user = await models.User.filter(email=body.email, status=models.USER_ENABLED).first()
         if user is None:
@@ -216,7 +226,7 @@ def blueprint() -> Blueprint:
         password = random_key(12)
         user.password = hash_password(password)
         await user.save(update_fields=["password"])
-        gw.cache.invalidate_user(user.id)
+        await end_sessions(user, access_token=True)
         return ok(password)
 
     @bp.get("/oauth/email/bind")
@@ -230,7 +240,7 @@ def blueprint() -> Blueprint:
         gw = gateway()
         email = check_email(gw, str_arg("email", 50))
         code = str_arg("code", 32)
-        if not verify_code(gw, "verify", email, code):
+        if not await verify_code(gw, "verify", email, code):
             raise ApiError("the verification code is wrong or has expired")
         user = await current_user()
         if await models.User.filter(email=email).exclude(id=user.id).exists():

@@ -134,8 +134,13 @@ def test_email_verification_register_and_reset(api: Api, smtp: FakeSMTP) -> None
     client = api.login(name)
     assert api.ok(client, "GET", "/api/user/self")["email"] == email
     api.refused(anon, "GET", "/api/verification", params={"email": email})  # in use now
-    api.ok(anon, "GET", "/api/reset_password", params={"email": email})
+    api.option("ServerAddress", "https://gateway.example")
+    try:
+        api.ok(anon, "GET", "/api/reset_password", params={"email": email})
+    finally:
+        api.option("ServerAddress", "")
     link = re.search(r"\S+/user/reset\?\S+", smtp.last_text()).group(0)  # type: ignore[union-attr]
+    assert link.startswith("https://gateway.example/user/reset?")
     token = link.split("token=")[1]
     api.refused(anon, "POST", "/api/user/reset", json={"email": email, "token": "bad"})
     password = api.ok(anon, "POST", "/api/user/reset", json={"email": email, "token": token})
@@ -143,6 +148,36 @@ def test_email_verification_register_and_reset(api: Api, smtp: FakeSMTP) -> None
     api.refused(
         anon, "POST", "/api/user/reset", json={"email": email, "token": token}
     )  # used up
+
+
+def test_reset_links_never_come_from_the_host_header(api: Api, smtp: FakeSMTP) -> None:
+    """A poisoned Host would have mailed the victim a link to the attacker's site, whose
+    token then resets the victim's password."""
+    name = unique("h")
+    email = f"{name}@example.com"
+    user = api.ok(api.root, "POST", "/api/user/", json={"username": name, "password": PASSWORD})
+    api.ok(api.root, "PUT", "/api/user/", json={"id": user["id"], "email": email})
+    attacker = api.client(headers={"Host": "attacker.example"})
+    sent = len(smtp.messages)
+    message = api.refused(attacker, "GET", "/api/reset_password", params={"email": email})
+    assert "ServerAddress" in message and len(smtp.messages) == sent  # nothing mailed
+    api.option("ServerAddress", "https://gateway.example/")
+    try:
+        api.ok(attacker, "GET", "/api/reset_password", params={"email": email})
+    finally:
+        api.option("ServerAddress", "")
+    text = smtp.last_text()
+    assert "attacker.example" not in text and "https://gateway.example/user/reset?" in text
+
+
+def test_email_codes_allow_a_few_guesses_then_expire(api: Api, smtp: FakeSMTP) -> None:
+    _, client = api.user_client()
+    email = f"{unique('g')}@example.com"
+    api.ok(api.client(), "GET", "/api/verification", params={"email": email})
+    code = re.search(r"code is (\w+)", smtp.last_text()).group(1)  # type: ignore[union-attr]
+    for _ in range(5):
+        api.refused(client, "GET", "/api/oauth/email/bind", params={"email": email, "code": "nope"})
+    api.refused(client, "GET", "/api/oauth/email/bind", params={"email": email, "code": code})
 
 
 def test_email_bind(api: Api, smtp: FakeSMTP) -> None:
