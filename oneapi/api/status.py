@@ -11,6 +11,7 @@ from .. import __version__, models, payments
 from ..auth import check_password
 from ..gateway import Gateway
 from ._common import doc, gateway, ok, require_role
+from ._html import safe_html
 from .schemas import StatusOut
 
 __all__ = ["blueprint"]
@@ -32,7 +33,7 @@ def blueprint() -> Blueprint:
                 "start_time": gw.start_time,
                 "system_name": o.get("SystemName"),
                 "logo": o.get("Logo"),
-                "footer_html": o.get("Footer"),
+                "footer_html": safe_html(o.get("Footer")),
                 "server_address": o.get("ServerAddress"),
                 "quota_per_unit": o.float("QuotaPerUnit", 500000),
                 "display_in_currency": o.bool("DisplayInCurrencyEnabled"),
@@ -68,15 +69,15 @@ def blueprint() -> Blueprint:
 
     @bp.get("/notice")
     async def notice() -> ResponseReturnValue:
-        return ok(gateway().options.get("Notice"))
+        return ok(safe_html(gateway().options.get("Notice")))
 
     @bp.get("/about")
     async def about() -> ResponseReturnValue:
-        return ok(gateway().options.get("About"))
+        return ok(safe_html(gateway().options.get("About")))
 
     @bp.get("/home_page_content")
     async def home_page_content() -> ResponseReturnValue:
-        return ok(gateway().options.get("HomePageContent"))
+        return ok(safe_html(gateway().options.get("HomePageContent")))
 
     @bp.get("/plugins")
     @require_role(models.ROLE_ADMIN)

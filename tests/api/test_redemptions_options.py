@@ -130,3 +130,27 @@ def test_options_are_root_only(api: Api) -> None:
     _, admin = api.user_client(10)
     api.refused(admin, "GET", "/api/option/")
     api.refused(admin, "PUT", "/api/option/", json={"key": "Notice", "value": "x"})
+
+
+def test_operator_html_reaches_visitors_without_scripts(api: Api) -> None:
+    """Notice, About, Home and Footer stay HTML (operators rely on it), but a stolen admin
+    account cannot plant a script for every visitor through them."""
+    planted = ('<div style="text-align:center" onmouseover="steal()">Welcome'
+               '<script>steal()</script><img src="x" onerror="steal()">'
+               '<a href="javascript:steal()">x</a><iframe src="https://docs.example/"></iframe></div>')
+    markdown = "> **Note**: maintenance at 02:00 UTC"
+    anon = api.client()
+    for key, route in (("Notice", "/api/notice"), ("About", "/api/about"),
+                       ("HomePageContent", "/api/home_page_content"), ("Footer", "/api/status")):
+        api.ok(api.root, "PUT", "/api/option/", json={"key": key, "value": planted})
+        try:
+            shown = api.ok(anon, "GET", route)
+            html = shown["footer_html"] if key == "Footer" else shown
+            assert "steal" not in html and "<script" not in html and "javascript:" not in html, html
+            assert '<div style="text-align:center">Welcome' in html
+            assert '<iframe src="https://docs.example/">' in html
+            api.ok(api.root, "PUT", "/api/option/", json={"key": key, "value": markdown})
+            shown = api.ok(anon, "GET", route)
+            assert (shown["footer_html"] if key == "Footer" else shown) == markdown
+        finally:
+            api.ok(api.root, "PUT", "/api/option/", json={"key": key, "value": ""})
