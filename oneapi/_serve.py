@@ -12,7 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["config", "serve_until_stopped", "setup_logging"]
+__all__ = ["StartupFailed", "config", "serve_until_stopped", "setup_logging"]
+
+
+class StartupFailed(RuntimeError):
+    """The app's start-up (its before_serving functions) or shut-down failed; the message says why."""
 
 
 def setup_logging(log_dir: str | None, debug: bool) -> None:
@@ -51,14 +55,24 @@ STOP_POLL_SECONDS = 0.2  # how often ``also_stop`` is asked
 
 def serve_until_stopped(app: Any, config: Any, also_stop: Callable[[], bool] | None = None) -> None:
     """Serve ``app`` with hypercorn on uvloop (plain asyncio without it) until SIGTERM/SIGINT,
-    or until ``also_stop()`` answers true; then shut down gracefully."""
+    or until ``also_stop()`` answers true; then shut down gracefully. Raise StartupFailed when
+    the app's start-up fails (hypercorn may otherwise go on serving an app that never started)."""
     from hypercorn.asyncio import serve
+    from quart.signals import got_serving_exception
+
+    failed: list[BaseException] = []
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+
+        async def serving_failed(_: Any, exception: BaseException) -> None:
+            failed.append(exception)
+            stop.set()
+
+        got_serving_exception.connect(serving_failed, app, weak=False)
 
         async def stopped() -> None:
             while not (stop.is_set() or (also_stop is not None and also_stop())):
@@ -67,7 +81,13 @@ def serve_until_stopped(app: Any, config: Any, also_stop: Callable[[], bool] | N
                 except TimeoutError:
                     pass
 
-        await serve(app, config, shutdown_trigger=stopped if also_stop is not None else stop.wait)  # type: ignore[arg-type]
+        try:
+            await serve(app, config, shutdown_trigger=stopped if also_stop is not None else stop.wait)  # type: ignore[arg-type]
+        except Exception:
+            if not failed:
+                raise
+        finally:
+            got_serving_exception.disconnect(serving_failed, app)
 
     try:
         import uvloop
@@ -75,5 +95,7 @@ def serve_until_stopped(app: Any, config: Any, also_stop: Callable[[], bool] | N
         asyncio.run(run())
     else:
         uvloop.run(run())
+    if failed:
+        raise StartupFailed(str(failed[0]) or type(failed[0]).__name__)
 
 

@@ -8,6 +8,7 @@ import secrets
 
 from quart import Quart, request
 
+from . import crypto
 from ._http import ApiSessions, BodyRequest, upstream_client
 from .billing import Pricing
 from .cache import Cache
@@ -56,6 +57,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     if not secret:
         secret = secrets.token_hex(32)
         log.warning("SESSION_SECRET is not set: sessions will not survive a restart")
+    crypto.configure(settings.CRYPTO_SECRET)
+    if not settings.CRYPTO_SECRET:
+        log.warning("CRYPTO_SECRET is not set: channel keys and secret options are stored in "
+                    "plaintext, as One API stores them (see README, Secrets at rest)")
     db = Database(settings, collect_apps(pm))
     gw = Gateway(
         settings=settings,
@@ -133,6 +138,12 @@ def create_app(settings: Settings | None = None) -> Quart:
             await gw.db.ensure_root()
         elif pending := await gw.db.pending_migrations():
             log.warning("schema: not migrated yet (the master node does that): %s", ", ".join(pending))
+        try:
+            await crypto.verify_stored()
+        except crypto.SecretError as exc:
+            log.critical("cannot start: %s", exc)
+            await gw.db.close()  # its thread would keep the process alive
+            raise
         await gw.ledger.start(reconcile_now=settings.is_master)
         await options.load()
         gw.tokenizer.approximate = options.bool("ApproximateTokenEnabled")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from . import models
+from . import crypto, models
 from ._redis import RedisLink
 from .db import split_list
 from .relay.context import ChannelRecord, TokenRecord, UserRecord
@@ -57,11 +57,13 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 
 def channel_record(row: models.Channel) -> ChannelRecord:
+    """What the relay reads of a channel; its key decrypted (CRYPTO_SECRET) here, once per load
+    of the channel table, never per request."""
     return ChannelRecord(
         id=row.id,
         type=row.type,
         name=row.name,
-        key=row.key,
+        key=crypto.reveal(row.key, crypto.CHANNEL_KEY, f"the key of channel {row.id}"),
         status=row.status,
         base_url=row.base_url or "",
         models=tuple(split_list(row.models)),

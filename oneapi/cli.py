@@ -8,8 +8,8 @@ import logging.handlers
 import os
 import sys
 
+from ._serve import StartupFailed, serve_until_stopped, setup_logging
 from ._serve import config as _config
-from ._serve import serve_until_stopped, setup_logging
 
 __all__ = ["main"]
 
@@ -79,5 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = _config(args.host, settings.PORT)
     logging.getLogger("oneapi").info("oneapi listening on %s", config.bind[0])
-    serve_until_stopped(app, config)
+    try:
+        serve_until_stopped(app, config)
+    except StartupFailed as exc:
+        print(f"oneapi: start-up failed: {exc}", file=sys.stderr)
+        return 1
     return 0

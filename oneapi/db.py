@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
@@ -179,6 +180,8 @@ class Database:
         return Tortoise.get_connection("default")
 
     async def connect(self) -> None:
+        if self.sqlite_path is not None:
+            private_sqlite_files(self.sqlite_path)
         await Tortoise.init(config=schema.tortoise_config(self.url, self.apps), _enable_global_fallback=True)
         self._orm = self.conn
         self.dialect = self.conn.capabilities.dialect
@@ -364,6 +367,24 @@ class Database:
 
     async def delete_abilities(self, channel_id: int) -> None:
         await self.execute("DELETE FROM abilities WHERE channel_id = ?", [channel_id])
+
+
+def private_sqlite_files(path: str) -> None:
+    """Create the SQLite file readable by its owner alone (0600) before SQLite opens it, and
+    make an existing one (left 0644 by an older version, say) so: it holds password hashes,
+    tokens and keys. SQLite gives its -wal and -shm files the database file's mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+                log.info("%s was readable by others (%o): now %o", name, mode, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change: say so, the gateway still runs
+            log.warning("could not make %s private (chmod 600): %s", name, exc)
 
 
 def split_list(value: str | None) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import models
+from . import crypto, models
 from .db import write_transaction
 from .registry import OptionSpec
 
@@ -79,8 +79,9 @@ class Options:
 
     async def load(self) -> None:
         """Read every stored option (unknown keys are kept as they are)."""
-        for row in await models.Option.all():
-            self.values[row.key] = row.value or ""
+        for row in await models.Option.all():  # secrets decrypted here, once per load
+            self.values[row.key] = crypto.reveal(row.value or "", crypto.option_context(row.key),
+                                                 f"option {row.key}")
         self._parsed.clear()
         self.version += 1
 
@@ -98,12 +99,20 @@ class Options:
     async def set(self, key: str, value: str) -> None:
         """Store a validated value (callers validate first)."""
         async with write_transaction():  # update_or_create reads, then writes
-            await models.Option.update_or_create(defaults={"value": value}, key=key)
+            await models.Option.update_or_create(defaults={"value": self._stored(key, value)}, key=key)
         self.values[key] = value
         self._parsed.pop(key, None)
         self.version += 1
         if self.on_change is not None:
             self.on_change()
+
+    def _stored(self, key: str, value: str) -> str:
+        """A secret option is stored encrypted (with CRYPTO_SECRET): the core's SECRET_OPTIONS
+        and every option declared secret (write-only), a plugin's too."""
+        spec = self.specs.get(key)
+        if key in crypto.SECRET_OPTIONS or (spec is not None and spec.secret):
+            return crypto.seal(value, crypto.option_context(key))
+        return value
 
     def get(self, key: str, default: str = "") -> str:
         return self.values.get(key, default)

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     )
 
     SESSION_SECRET: str = ""
+    # Encrypts channel keys and secret options at rest (oneapi/crypto.py); empty: plaintext.
+    CRYPTO_SECRET: str = ""
     # "auto": the login cookie is Secure when the request came over HTTPS (to a trusted proxy).
     SESSION_COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"
     REDIS_CONN_STRING: str = ""
@@ -84,10 +86,17 @@ class Settings(BaseSettings):
     ONEAPI_PLUGINS: str = ""
     ONEAPI_DISABLED_PLUGINS: str = ""
 
-    @field_validator("SESSION_SECRET", "REDIS_CONN_STRING", "SQL_DSN", "FRONTEND_BASE_URL")
+    @field_validator("SESSION_SECRET", "REDIS_CONN_STRING", "SQL_DSN", "FRONTEND_BASE_URL", "CRYPTO_SECRET")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("CRYPTO_SECRET")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("must be at least 16 characters (32 random ones, say)")
+        return value
 
     @field_validator("FETCH_ALLOWED_NETWORKS")
     @classmethod

@@ -1,7 +1,9 @@
 """Channel management (/api/channel/...): CRUD, types and their default models.
 
 Every write rewrites the channel's abilities and reloads the channel table of the cache.
-Keys are masked everywhere but the single-channel GET.
+Keys are never sent (masked in lists); root reveals one through a logged POST. They are
+stored encrypted when CRYPTO_SECRET is set (oneapi/crypto.py): a plaintext key of One API's is
+encrypted when its channel is next written.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 
-from .. import models
+from .. import crypto, models
 from ..db import split_list
 from ..gateway import Gateway
 from ._common import (
@@ -125,12 +127,24 @@ def type_name(gw: Gateway, type_id: int) -> str:
     return found.name if found else f"unknown type {type_id} (no plugin provides it)"
 
 
+def stored_key(channel: models.Channel) -> str:
+    """The channel's key in plaintext."""
+    return crypto.reveal(channel.key, crypto.CHANNEL_KEY, f"the key of channel {channel.id}")
+
+
+def _masked(channel: models.Channel) -> str:
+    try:
+        return mask_key(stored_key(channel))
+    except crypto.SecretError:
+        return MASK
+
+
 def channel_dict(channel: models.Channel) -> dict[str, Any]:
     return {
         "id": channel.id,
         "type": channel.type,
         "type_name": type_name(gateway(), channel.type),
-        "key": mask_key(channel.key),
+        "key": _masked(channel),
         "status": channel.status,
         "status_reason": channel.status_reason or "",
         "name": channel.name,
@@ -221,8 +235,10 @@ def blueprint() -> Blueprint:
         query = models.Channel.all()
         if keyword:
             match = Q(name__icontains=keyword) | Q(group__icontains=keyword)
-            if (await current_user()).role >= models.ROLE_ROOT:
-                match |= Q(key=keyword)  # nobody else may confirm a guessed key
+            if (await current_user()).role >= models.ROLE_ROOT:  # nobody else may confirm a guessed key
+                # Stored keys may be encrypted: compare with the cache's decrypted ones.
+                same = [c.id for c in gateway().cache.channels.by_id.values() if c.key == keyword]
+                match |= Q(key=keyword) | Q(id__in=same)
             if keyword.isdigit() and int(keyword) <= 2**31 - 1:
                 match |= Q(id=int(keyword))
             query = query.filter(match)
@@ -242,7 +258,7 @@ def blueprint() -> Blueprint:
         user = await current_user()
         await record_log(user.id, models.LOG_MANAGE, f"revealed the key of channel {channel.id} "
                          f"({channel.name})", user.username)  # fmt: skip
-        return ok({"key": channel.key})
+        return ok({"key": stored_key(channel)})
 
     @bp.post("/channel/")
     @require_role(models.ROLE_ADMIN)
@@ -265,7 +281,7 @@ def blueprint() -> Blueprint:
         for key in keys:
             channel = models.Channel(
                 type=body.type,
-                key=key,
+                key=crypto.seal(key, crypto.CHANNEL_KEY),
                 name=body.name or "",
                 base_url=body.base_url or "",
                 other=body.other or "",
@@ -311,7 +327,10 @@ def blueprint() -> Blueprint:
             setattr(channel, name, value)
             fields.append(name)
         if body.key and body.key.strip() and MASK not in body.key:
-            channel.key = body.key.strip()
+            channel.key = crypto.seal(body.key.strip(), crypto.CHANNEL_KEY)
+            fields.append("key")
+        elif fields and crypto.enabled() and not crypto.is_sealed(channel.key):
+            channel.key = crypto.seal(channel.key, crypto.CHANNEL_KEY)  # One API's plaintext key
             fields.append("key")
         if "status" in fields:
             channel.status_reason = (
