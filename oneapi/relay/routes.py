@@ -18,8 +18,9 @@ from .proxy import proxy
 
 __all__ = ["relay_blueprint"]
 
-# OpenAI endpoints the gateway does not relay yet: 501, never 404.
-_NOT_IMPLEMENTED = (
+# OpenAI endpoints the gateway does not relay (yet): 404 as OpenAI answers an unknown URL, so SDKs
+# do not retry (they retry a 501); the message says which it is.
+_NOT_SERVED = (
     "images/edits", "images/variations", "files", "fine_tuning", "fine-tunes", "assistants",
     "threads", "batches", "uploads", "vector_stores", "responses", "realtime", "evals",
     "containers", "conversations", "chatkit", "videos",
@@ -63,11 +64,11 @@ def relay_blueprint() -> Blueprint:
 
     @bp.route("/v1/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def other(rest: str) -> Response:
-        if rest.startswith(_NOT_IMPLEMENTED):
-            err = RelayError(501, f"API not implemented: /v1/{rest}", "one_api_error", "api_not_implemented")
+        if rest.startswith(_NOT_SERVED):
+            message = f"Invalid URL ({request.method} /v1/{rest}): this gateway does not serve this OpenAI endpoint"
         else:
-            err = RelayError(404, f"unknown endpoint: {request.method} /v1/{rest}", "invalid_request_error",
-                             "unknown_url")
+            message = f"Invalid URL ({request.method} /v1/{rest}): unknown endpoint"
+        err = RelayError(404, message, "invalid_request_error", "unknown_url")
         return error_response(err, new_request_id())
 
     @bp.errorhandler(HTTPException)

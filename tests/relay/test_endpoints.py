@@ -108,9 +108,11 @@ def test_billing_dashboard(gateway, audio_setup) -> None:
 
 @pytest.mark.parametrize("path", ["/v1/files", "/v1/assistants", "/v1/images/edits", "/v1/fine_tuning/jobs",
                                   "/v1/threads/abc/runs", "/v1/batches"])
-def test_not_implemented_is_501(gateway, path) -> None:
+def test_endpoints_not_served_are_404_so_sdks_do_not_retry(gateway, path) -> None:
     r = httpx.post(gateway.base_url + path, json={})
-    assert r.status_code == 501 and r.json()["error"]["code"] == "api_not_implemented"
+    error = r.json()["error"]
+    assert r.status_code == 404 and error["type"] == "invalid_request_error" and error["code"] == "unknown_url"
+    assert "does not serve" in error["message"]
 
 
 def test_bad_requests_get_openai_errors(gateway, audio_setup) -> None:
