@@ -280,6 +280,15 @@ def _run(ui: Ui, gw: GatewayProcess, upstream: FakeOpenAI) -> None:
     assert upstream.requests and upstream.requests[-1].json["model"] == MODEL
     expect(row).to_contain_text(re.compile(r"\d+\.\d\d s"))
     ui.shot("channels.png")
+    # the key is never sent back; root reveals it on purpose (a logged action)
+    tid(f"channel-edit-{channel_id}").click()
+    expect(tid("channel-form-name")).to_have_value(CHANNEL)
+    expect(tid("channel-form-key")).to_have_value("")
+    tid("channel-form-reveal-key").click()
+    expect(tid("channel-form-key")).to_have_value("sk-upstream")
+    page.keyboard.press("Escape")
+    expect(tid("channel-form")).to_be_hidden()
+    assert any("revealed the key" in r["content"] for r in api(root, "GET", "/api/log/", params={"type": 3}))
 
     # --- redemption codes: a batch of 12, then the page size selector 10 -> 20 ---------------
     ui.menu("redemption", "/redemption", "redemption-create")

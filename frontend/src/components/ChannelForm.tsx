@@ -3,13 +3,14 @@
 import { Alert, App, Button, Divider, Drawer, Form, Input, InputNumber, Select, Space, Typography } from 'antd';
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { api, errorMessage, type Channel } from '../api';
+import { api, errorMessage, ROLE_ROOT, type Channel } from '../api';
 import { buildConfig, configFormValues, findType, mergeModels, splitList } from '../lib/channelFields';
 import { validateModelMapping } from '../lib/json';
 import ConfigFields from './ConfigFields';
 import JsonEditor, { jsonRule } from './JsonEditor';
 import { allKnownModels, type ChannelMeta } from './useChannelMeta';
 import { useOnOpen } from './useOnOpen';
+import { useSession } from '../session';
 
 interface Values {
   type: number;
@@ -46,6 +47,17 @@ export default function ChannelForm({ open, channelId, meta, onClose, onSaved }:
   const keyText = Form.useWatch('key', form);
   const type = findType(meta.types, typeId);
   const editing = channelId !== null;
+  const isRoot = (useSession().user?.role ?? 0) >= ROLE_ROOT;
+
+  // Keys are write-only; root may read one through a logged action.
+  const revealKey = async () => {
+    try {
+      const { key } = await api.post<{ key: string }>(`/api/channel/${channelId}/key`);
+      form.setFieldValue('key', key);
+    } catch (e) {
+      message.error(errorMessage(e));
+    }
+  };
 
   const defaults = (id: number): Partial<Values> => {
     const tp = findType(meta.types, id);
@@ -179,7 +191,20 @@ export default function ChannelForm({ open, channelId, meta, onClose, onSaved }:
         <Form.Item
           name="key"
           label={t('channel.key')}
-          extra={editing ? t('channel.keyEditHelp') : t('channel.keyHelp', { count: keyCount })}
+          extra={
+            editing ? (
+              <Space size={8} wrap>
+                {t('channel.keyEditHelp')}
+                {isRoot && (
+                  <Button size="small" onClick={revealKey} data-testid="channel-form-reveal-key">
+                    {t('channel.revealKey')}
+                  </Button>
+                )}
+              </Space>
+            ) : (
+              t('channel.keyHelp', { count: keyCount })
+            )
+          }
           rules={editing ? [] : [{ required: true, whitespace: true, message: t('form.required', { field: t('channel.key') }) }]}
         >
           <Input.TextArea rows={editing ? 2 : 3} spellCheck={false} data-testid="channel-form-key" />
