@@ -12,7 +12,7 @@ from .cache import Cache
 from .passwords import check_password, hash_password
 from .relay.context import RelayError, TokenRecord, UserRecord
 
-__all__ = ["authenticate_relay", "check_password", "hash_password", "random_key"]
+__all__ = ["MAX_KEY_LENGTH", "authenticate_relay", "check_password", "hash_password", "random_key"]
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -22,12 +22,28 @@ def random_key(length: int = 48) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
+#: A token's key is at most this long (One API's char(48) column): longer ones are refused
+#: before any lookup.
+MAX_KEY_LENGTH = 48
+# "Bearer sk-" + key + "-" + a channel id, with room for spaces around it.
+_MAX_CREDENTIAL = MAX_KEY_LENGTH + 64
+
+
+def _invalid_key() -> RelayError:
+    return RelayError(401, "invalid API key", "invalid_request_error", "invalid_api_key")
+
+
 def split_relay_key(raw: str) -> tuple[str, int | None]:
-    """``sk-KEY`` or ``sk-KEY-CHANNELID`` → (KEY, channel id or None)."""
+    """``sk-KEY`` or ``sk-KEY-CHANNELID`` → (KEY, channel id or None); RelayError 401 for a
+    key longer than any token's (never looked up, never quoted)."""
+    if len(raw) > _MAX_CREDENTIAL:
+        raise _invalid_key()
     key = raw.strip().removeprefix("Bearer ").strip().removeprefix("sk-")
     base, _, tail = key.partition("-")
+    if len(base) > MAX_KEY_LENGTH:
+        raise _invalid_key()
     if tail:
-        if not tail.isdigit():
+        if not tail.isdigit() or len(tail) > 18:
             raise RelayError(401, "invalid token format: expected sk-KEY or sk-KEY-CHANNELID",
                              "invalid_request_error", "invalid_api_key")
         return base, int(tail)
@@ -42,7 +58,7 @@ async def authenticate_relay(cache: Cache, raw_key: str, client_ip: str) -> tupl
     key, channel_id = split_relay_key(raw_key)
     token = await cache.token(key)
     if token is None:
-        raise RelayError(401, "invalid API key", "invalid_request_error", "invalid_api_key")
+        raise _invalid_key()
     if token.status == models.TOKEN_EXHAUSTED:
         raise RelayError(401, "this token's quota is used up", "insufficient_quota", "token_exhausted")
     if token.status == models.TOKEN_EXPIRED or (token.expired_time != -1 and token.expired_time < time.time()):

@@ -245,14 +245,20 @@ class Tokenizer:
         return estimate_tokens(text) if encoding is None else encoded_length(encoding, text)
 
     def count_input(self, model: str, input: Any) -> int:
-        """Tokens of an embeddings/moderations `input`: a string, token ids, or a list of either."""
-        if isinstance(input, str):
-            return self.count_text(model, input)
-        if isinstance(input, list):
-            return sum(
-                1 if isinstance(item, int) else self.count_input(model, item) for item in input
-            )
-        return 0
+        """Tokens of an embeddings/moderations `input`: a string, token ids, or a list of either
+        (nested at any depth: walked without recursion)."""
+        total, pending = 0, [input]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                total += self.count_text(model, item)
+            elif isinstance(item, list):
+                for part in item:
+                    if isinstance(part, int):
+                        total += 1
+                    elif isinstance(part, (str, list)):
+                        pending.append(part)
+        return total
 
     def count_tools(self, model: str, tools: Iterable[Mapping[str, Any]] | None) -> int:
         """Tokens of `tools` (or legacy `functions`) definitions: the compact JSON of each function."""

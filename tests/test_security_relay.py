@@ -189,3 +189,95 @@ def test_an_upstream_400_echoing_the_clients_input_never_disables_the_channel(
         assert admin.root.get(f"/api/channel/{channel['id']}").json()["data"]["status"] == 3
     finally:
         admin.delete_channel(channel["id"])
+
+
+# ------------------------------------------------------------------ 3. malformed input: 4xx, never charged
+
+BROWSER = {"Origin": "https://app.example"}  # takes Quart's path instead of the fast lane
+PATHS = pytest.mark.parametrize("headers", [{}, BROWSER], ids=["fast-lane", "quart"])
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+MALFORMED: dict[str, tuple[str, dict[str, Any]]] = {
+    "n-string": ("chat", {"model": "test-model", "messages": HI, "n": "two"}),
+    "n-list": ("chat", {"model": "test-model", "messages": HI, "n": [1]}),
+    "n-huge": ("chat", {"model": "test-model", "messages": HI, "n": 10**40}),
+    "n-64bit": ("chat", {"model": "test-model", "messages": HI, "n": 2**63}),
+    "n-zero": ("chat", {"model": "test-model", "messages": HI, "n": 0}),
+    "n-completions": ("completions", {"model": "test-model", "prompt": "hi", "n": "2"}),
+    "max-tokens-64bit": ("chat", {"model": "test-model", "messages": HI, "max_tokens": 2**62}),
+    "stream-options-number": ("chat", {"model": "test-model", "messages": HI, "stream_options": 5}),
+    "stream-options-list": ("chat", {"model": "test-model", "messages": HI, "stream": True, "stream_options": [1]}),
+    "tools-number": ("chat", {"model": "test-model", "messages": HI, "tools": 5}),
+    "messages-strings-system-prompt": ("chat", {"model": "prompted-model", "messages": ["hi"]}),
+    "messages-mixed-system-prompt": ("chat", {"model": "prompted-model", "messages": [5, {"role": "user", "content": "x"}]}),
+    "messages-strings": ("chat", {"model": "test-model", "messages": ["hi", None]}),
+    "embeddings-nested": ("embeddings", {"model": "text-embedding-3-small", "input": _nested(500)}),
+    "embeddings-nested-mapped": ("embeddings", {"model": "mapped-embedding", "input": _nested(300)}),
+}
+
+
+@pytest.fixture(scope="module")
+def malformed_world(admin: Admin, fake_openai: FakeOpenAI) -> Iterator[dict[str, Any]]:
+    admin.option("ModelRatio", '{"test-model": 2, "text-embedding-3-small": 1, "prompted-model": 1, '
+                               '"mapped-embedding": 1}')
+    channels = [admin.channel(fake_openai.base_url, "test-model,text-embedding-3-small"),
+                admin.channel(fake_openai.base_url, "prompted-model", system_prompt="Answer briefly."),
+                admin.channel(fake_openai.base_url, "mapped-embedding",
+                              model_mapping='{"mapped-embedding": "text-embedding-3-small"}')]
+    user = admin.user(quota=10_000_000)
+    token = admin.token(user, remain_quota=5_000_000)
+    yield {"user": user, "token": token}
+    for channel in channels:
+        admin.delete_channel(channel["id"])
+
+
+def _openai_error(reply: httpx.Response) -> dict[str, Any]:
+    assert 400 <= reply.status_code < 500, (reply.status_code, reply.text[:500])
+    error = reply.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["message"], error
+    return dict(error)
+
+
+@PATHS
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_input_is_a_4xx_in_openais_shape_and_never_charged(
+        gateway, admin, upstream, malformed_world, case, headers) -> None:
+    mode, body = MALFORMED[case]
+    path = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}[mode]
+    token, user = malformed_world["token"], malformed_world["user"]
+    reply = chat(gateway, token["key"], body, headers, path)
+    _openai_error(reply)
+    admin.settled(user["id"])  # no hold left open
+    assert admin.user_row(user["id"])["quota"] == 10_000_000
+    assert admin.logs(token_name=token["name"], type=2) == []
+
+
+LONG_KEYS = {"49": "a" * 49, "4k": "b" * 4096, "60k": "Zq" * 30 * 1024, "64k": "Yr" * 32 * 1024}
+
+
+@pytest.mark.parametrize("size", list(LONG_KEYS))
+@pytest.mark.parametrize("where", ["v1-fast-lane", "v1-quart", "mj", "messages"])
+def test_an_overlong_api_key_is_refused_before_any_lookup_and_never_logged(gateway, where, size) -> None:
+    key = LONG_KEYS[size]
+    body = {"model": "test-model", "messages": HI, "max_tokens": 5, "prompt": "a cat"}
+    headers = {"Authorization": f"Bearer sk-{key}"}
+    if where == "v1-quart":
+        headers.update(BROWSER)
+    path = {"mj": "/mj/submit/imagine", "messages": "/v1/messages"}.get(where, "/v1/chat/completions")
+    if where == "messages":
+        headers = {"x-api-key": f"sk-{key}", "anthropic-version": "2023-06-01"}
+    reply = httpx.post(gateway.base_url + path, json=body, headers=headers, timeout=30)
+    assert reply.status_code in (401, 431) if size == "64k" else reply.status_code == 401, (
+        reply.status_code, reply.text[:300])
+    if where.startswith("v1") and reply.status_code == 401:
+        assert reply.json()["error"]["code"] == "invalid_api_key"
+    time.sleep(0.1)
+    logged = gateway.log_path.read_text(errors="replace")
+    assert key[:40] not in logged

@@ -149,7 +149,8 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
                            content_type=parsed["content_type"], payload=parsed["payload"],
                            form=parsed["form"], is_stream=parsed["is_stream"])
         if ctx.payload is not None:
-            ctx.client_wants_usage = bool((ctx.payload.get("stream_options") or {}).get("include_usage"))
+            options = ctx.payload.get("stream_options")  # its type is checked below (check_input)
+            ctx.client_wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
             ctx.raw_body = ctx.body
         if inbound is not None:
             ctx.inbound = inbound
@@ -177,6 +178,12 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
         if hold is not None:
             gw.ledger.release(hold)
         raise
+    except (RecursionError, orjson.JSONEncodeError) as exc:  # from the client's JSON, never a bug of ours
+        if hold is not None:
+            gw.ledger.release(hold)
+        log.info("request %s: the request body cannot be handled: %s", request_id, type(exc).__name__)
+        return error_reply(RelayError(400, "the request body is nested too deeply or holds a number out of "
+                                      "range", "invalid_request_error", "invalid_json"), request_id, inbound)
     except Exception as exc:
         if hold is not None:
             gw.ledger.release(hold)
@@ -237,7 +244,7 @@ def _with_system_prompt(
         return payload
     messages = list(payload.get("messages") or [])
     prompt = {"role": "system", "content": channel.system_prompt}
-    if messages and messages[0].get("role") == "system":
+    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
         messages[0] = prompt
     else:
         messages.insert(0, prompt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .context import RelayContext, RelayError, Usage
 from .sse import read_completion_events
@@ -60,27 +60,86 @@ MODES = {
 RELAY_ROUTES = {f"/v1{m.endpoint}": m.name for m in MODES.values()}
 
 
+MAX_N = 128  # choices per request (OpenAI's limit)
+MAX_OUTPUT_TOKENS = 2**31 - 1  # no model writes more; larger budgets would overflow the ledger's integers
+
+
 def _completion_budget(gw: Gateway, payload: dict[str, Any]) -> int:
     for key in ("max_completion_tokens", "max_tokens"):
         value = payload.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value * max(int(payload.get("n") or 1), 1)
+        if _integer(value) and value > 0:
+            return value * (payload.get("n") or 1)  # n is checked (check_input)
     return gw.options.int("PreConsumedQuota", 500)
 
 
+def _integer(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _invalid(param: str, message: str, code: str = "invalid_value") -> RelayError:
+    return RelayError(400, message, "invalid_request_error", code, param)
+
+
+def _check_shapes(payload: dict[str, Any]) -> None:
+    """Fields the gateway itself reads (to price, count or change the request) must have their
+    type, or the client gets a 400 here rather than a 500 from deep inside."""
+    n = payload.get("n")
+    if n is not None and not (_integer(n) and 1 <= n <= MAX_N):
+        raise _invalid("n", f"n must be an integer between 1 and {MAX_N}")
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = payload.get(key)
+        if _integer(value) and value > MAX_OUTPUT_TOKENS:
+            raise _invalid(key, f"{key} must be at most {MAX_OUTPUT_TOKENS}")
+    options = payload.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _invalid("stream_options", "stream_options must be an object")
+    for key in ("tools", "functions"):
+        value = payload.get(key)
+        if value is not None and not isinstance(value, list):
+            raise _invalid(key, f"{key} must be an array")
+
+
 def check_input(ctx: RelayContext) -> None:
-    """The fields a mode cannot go without; RelayError 400 naming the missing one."""
+    """The fields a mode cannot go without, and the shapes of those the gateway reads;
+    RelayError 400 naming the field."""
     payload = ctx.payload or {}
+    if ctx.mode in ("chat", "completions", "edits"):
+        _check_shapes(payload)
     if ctx.mode == "chat":
         messages = payload.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RelayError(400, "messages must be a non-empty array", "invalid_request_error",
+                             "invalid_messages", "messages")
+        if not all(isinstance(message, dict) for message in messages):
+            raise RelayError(400, "each message must be an object", "invalid_request_error",
                              "invalid_messages", "messages")
     elif ctx.mode == "edits" and not isinstance(payload.get("instruction"), str):
         raise RelayError(400, "instruction is required", "invalid_request_error", "missing_instruction",
                          "instruction")
     elif ctx.mode in ("embeddings", "moderations") and "input" not in payload:
         raise RelayError(400, "input is required", "invalid_request_error", "missing_input", "input")
+    field = _TEXT_INPUT.get(ctx.mode)
+    if field is not None and _nests_deeper(payload.get(field), 2):
+        raise _invalid(field, f"{field} must be a string, an array of strings or of token ids, or an "
+                              "array of token id arrays: arrays nest at most two deep")
+
+
+_TEXT_INPUT = {"completions": "prompt", "edits": "input", "embeddings": "input", "moderations": "input"}
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` has arrays nested more than ``limit`` deep (walked without recursion)."""
+    if not isinstance(value, list):
+        return False
+    pending = [(value, 1)]
+    while pending:
+        items, depth = pending.pop()
+        for item in items:
+            if isinstance(item, list):
+                if depth >= limit:
+                    return True
+                pending.append((item, depth + 1))
+    return False
 
 
 async def count_prompt(tok: Tokenizer, ctx: RelayContext, fetch_image: ImageFetcher | None = None) -> int:
