@@ -12,6 +12,7 @@ from . import crypto
 from ._http import ApiSessions, BodyRequest, upstream_client
 from .billing import Pricing
 from .cache import Cache
+from .client_ip import TrustedProxies
 from .db import Database
 from .gateway import Gateway, gateway
 from .ledger import Ledger, Writer
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         log.info("plugins install request handlers (%s): /v1 is served by Quart only",
                  ", ".join(sorted(getattr(f, "__qualname__", repr(f)) for f in added)))
     app.asgi_app = lane.wrap(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
+    if settings.TRUSTED_PROXIES:  # in front of everything: the client's address behind a proxy
+        app.asgi_app = TrustedProxies(app.asgi_app, settings.trusted_proxies)  # type: ignore[method-assign,assignment,arg-type]
 
     @app.before_request
     async def read_body() -> None:

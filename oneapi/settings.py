@@ -8,6 +8,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+
     from ._egress import Allowance
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
@@ -56,6 +58,9 @@ class Settings(BaseSettings):
     GLOBAL_API_RATE_LIMIT: int = Field(180, ge=0)
     GLOBAL_WEB_RATE_LIMIT: int = Field(60, ge=0)
     CRITICAL_RATE_LIMIT: int = Field(20, ge=0)
+    # Reverse proxies (comma CIDRs) whose X-Forwarded-For / X-Real-IP / X-Forwarded-Proto are
+    # believed; empty: none, the peer's address is the client's (oneapi/client_ip.py).
+    TRUSTED_PROXIES: str = ""
 
     TIKTOKEN_CACHE_DIR: str = ""
     DATA_GYM_CACHE_DIR: str = ""
@@ -105,6 +110,21 @@ class Settings(BaseSettings):
 
         parse_allowances(value)  # ValueError names the bad entry
         return value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        from .client_ip import parse_networks
+
+        parse_networks(value)  # ValueError names the bad entry
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """TRUSTED_PROXIES, parsed."""
+        from .client_ip import parse_networks
+
+        return parse_networks(self.TRUSTED_PROXIES)
 
     @property
     def fetch_allowed(self) -> tuple[Allowance, ...]:

@@ -281,3 +281,96 @@ def test_an_overlong_api_key_is_refused_before_any_lookup_and_never_logged(gatew
     time.sleep(0.1)
     logged = gateway.log_path.read_text(errors="replace")
     assert key[:40] not in logged
+
+
+# ------------------------------------------------------------------ 4. trusted proxies
+
+SUBNET = "198.51.100.0/24"  # the token may be used from there only
+
+
+def _rotating_forwarded_for(request: httpx.Request) -> None:
+    """The test's own management calls each come from another address (not rate limited)."""
+    _rotating_forwarded_for.count = getattr(_rotating_forwarded_for, "count", 0) + 1  # type: ignore[attr-defined]
+    n = _rotating_forwarded_for.count  # type: ignore[attr-defined]
+    request.headers["X-Forwarded-For"] = f"192.0.2.{n % 250 + 1}, 10.{n // 250 % 250}.0.1"
+
+
+@pytest.fixture(scope="module")
+def proxied(fake_openai: FakeOpenAI) -> Iterator[dict[str, Any]]:
+    """A gateway behind a "reverse proxy" on 127.0.0.1 (TRUSTED_PROXIES), /api limited to 30
+    requests per 3 minutes per client, with a token usable from SUBNET only."""
+    gw = GatewayProcess(gateway_env(TRUSTED_PROXIES="127.0.0.1/32", GLOBAL_API_RATE_LIMIT="30"),
+                        name="proxied").start()
+    try:
+        root = gw.client(event_hooks={"request": [_rotating_forwarded_for]})
+        assert root.post("/api/user/login", json={"username": "root", "password": "123456"}).json()["success"]
+        admin = Admin(gw, root)
+        for key, value in PRICES.items():
+            admin.option(key, value)
+        admin.channel(fake_openai.base_url, "test-model")
+        user = admin.user(quota=100_000_000)
+        token = admin.token(user, subnet=SUBNET)
+        yield {"gateway": gw, "admin": admin, "token": token}
+    finally:
+        gw.stop()
+
+
+def _via_proxy(forwarded_for: str | None = None, real_ip: str | None = None) -> dict[str, str]:
+    headers = {}
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
+    if real_ip is not None:
+        headers["X-Real-IP"] = real_ip
+    return headers
+
+
+@PATHS
+def test_behind_a_trusted_proxy_the_token_subnet_sees_the_client(proxied, headers) -> None:
+    gw, key = proxied["gateway"], proxied["token"]["key"]
+    body = {"model": "test-model", "messages": HI}
+    assert chat(gw, key, body, {**headers, **_via_proxy("198.51.100.7")}).status_code == 200
+    assert chat(gw, key, body, {**headers, **_via_proxy(real_ip="198.51.100.8")}).status_code == 200
+    refused = chat(gw, key, body, {**headers, **_via_proxy("203.0.113.5")})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "ip_not_allowed"
+    # an address the client wrote to the left of what the proxy saw is not believed
+    forged = chat(gw, key, body, {**headers, **_via_proxy("198.51.100.7, 203.0.113.5")})
+    assert forged.status_code == 403 and "203.0.113.5" in forged.json()["error"]["message"]
+    assert chat(gw, key, body, headers).status_code == 403  # the proxy itself (127.0.0.1) is not the client
+
+
+def test_behind_a_trusted_proxy_mj_sees_the_client(proxied) -> None:
+    gw, key = proxied["gateway"], proxied["token"]["key"]
+
+    def fetch(forwarded_for: str) -> httpx.Response:
+        return httpx.get(gw.base_url + "/mj/task/no-such-task/fetch", timeout=30,
+                         headers={"Authorization": f"Bearer sk-{key}", "X-Forwarded-For": forwarded_for})
+
+    assert fetch("198.51.100.7").status_code == 404  # authenticated: the task does not exist
+    assert fetch("203.0.113.5").status_code == 403
+
+
+def test_the_api_rate_limit_counts_each_client_behind_the_proxy(proxied) -> None:
+    gw = proxied["gateway"]
+
+    def status(**kw: str | None) -> int:
+        return httpx.get(gw.base_url + "/api/status", headers=_via_proxy(**kw), timeout=30).status_code
+
+    assert [status(forwarded_for="198.51.100.20") for _ in range(30)] == [200] * 30
+    assert status(forwarded_for="198.51.100.20") == 429
+    assert status(forwarded_for="203.0.113.99, 198.51.100.20") == 429  # a forged left hop changes nothing
+    assert status(forwarded_for="198.51.100.21") == 200  # another client behind the same proxy
+    assert status(real_ip="198.51.100.22") == 200
+
+
+@PATHS
+def test_without_trusted_proxies_forwarded_headers_are_ignored(gateway, admin, upstream, headers) -> None:
+    for key, value in PRICES.items():
+        admin.option(key, value)
+    channel = admin.channel(upstream.base_url, "test-model")
+    try:
+        token = admin.token(admin.user(), subnet=SUBNET)
+        reply = chat(gateway, token["key"], {"model": "test-model", "messages": HI},
+                     {**headers, "X-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7"})
+        assert reply.status_code == 403 and "127.0.0.1" in reply.json()["error"]["message"]
+    finally:
+        admin.delete_channel(channel["id"])
