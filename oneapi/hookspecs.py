@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from .registry import ChannelType, Job, ModelPrices, OptionSpec, PaymentProvider
     from .relay.context import Price, RelayContext, Usage
+    from .relay.plugin_modes import RelayMode
     from .schema import ModelApp
     from .services import Services
 
@@ -64,6 +65,13 @@ def register_payment_providers() -> list[PaymentProvider]:
 def register_models() -> list[ModelApp]:
     """Return this plugin's tortoise app: label, models module and migrations package (its
     tables and their migrations; ``oneapi migrate`` applies them)."""
+
+
+@hookspec
+def register_relay_modes() -> list[RelayMode]:
+    """Return kinds of relay request this plugin adds (``RelayMode``: a name, the upstream path,
+    which channel types serve it, its checks, prompt, reserve, quota and answer); the plugin's own
+    route relays one with ``relay_request(name)``, the core prices, picks the channel and settles."""
 
 
 # --- relay: called per request ---

@@ -56,6 +56,7 @@ from .relay.context import (
 )
 from .relay.controller import relay as relay_request
 from .relay.inbound import Inbound
+from .relay.plugin_modes import RelayMode
 from .relay.sse import event_data, iter_data, iter_events
 from .schema import DialectSQL, ModelApp
 from .services import Services, current_services
@@ -90,6 +91,7 @@ __all__ = [
     "Price",
     "RelayContext",
     "RelayError",
+    "RelayMode",
     "RelayResult",
     "Services",
     "TokenRecord",

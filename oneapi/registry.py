@@ -135,6 +135,7 @@ class Registry:
     options: dict[str, OptionSpec] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
     payment_providers: dict[str, PaymentProvider] = field(default_factory=dict)
+    relay_modes: dict[str, Any] = field(default_factory=dict)  # name -> a plugin's RelayMode
     owners: dict[str, str] = field(default_factory=dict)
 
     def blueprints(self, pm: pluggy.PluginManager, app: Quart, services: Any) -> list[tuple[str, Blueprint]]:
@@ -190,4 +191,11 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     for plugin, provider in _collect(pm, "register_payment_providers"):
         _claim(reg.owners, f"payment provider {provider.name!r}", plugin)
         reg.payment_providers[provider.name] = provider
+    from .relay.modes import MODES  # (the relay package imports this module)
+
+    for plugin, mode in _collect(pm, "register_relay_modes"):
+        if mode.name in MODES:
+            raise StartupError(f"plugin {plugin!r} registers relay mode {mode.name!r}, which is the core's")
+        _claim(reg.owners, f"relay mode {mode.name!r}", plugin)
+        reg.relay_modes[mode.name] = mode
     return reg

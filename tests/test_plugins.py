@@ -129,6 +129,35 @@ def test_slave_runs_no_master_jobs(tmp_path) -> None:
         gw.stop()
 
 
+def test_hook_register_relay_modes(echo_gw, echo_admin, echo_token) -> None:
+    url = echo_gw.base_url + "/v1/echo/words"
+    headers = {"Authorization": "Bearer sk-" + echo_token["key"]}
+    r = httpx.post(url, headers=headers, json={"model": "echo-1", "text": "one two three"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"words": ["three", "two", "one"], "mode": "echo_words", "endpoint": "/echo/words"}
+    log = log_of(echo_admin, r)  # billed from the mode's answer: 10 per word, model ratio 1
+    assert log["quota"] == 30 and log["prompt_tokens"] == 30 and log["model_name"] == "echo-1"
+    bad = httpx.post(url, headers=headers, json={"model": "echo-1"})  # the mode's own check
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "text"
+
+
+def test_a_plugin_may_not_claim_a_core_relay_mode() -> None:
+    from oneapi.plugin import RelayMode
+
+    class Chat(RelayMode):
+        name = "chat"
+
+    class A:
+        @hookimpl
+        def register_relay_modes(self) -> list[RelayMode]:
+            return [Chat()]
+
+    pm, _ = get_plugin_manager(allowed=set())
+    pm.register(A(), name="plugin-a")
+    with pytest.raises(StartupError, match="relay mode 'chat'.*core"):
+        build_registry(pm)
+
+
 def test_hook_register_payment_providers(echo_gw) -> None:
     status = httpx.get(echo_gw.base_url + "/api/status").json()["data"]
     assert {"name": "echo", "type": "echo", "provider": "echo-pay"} in status["pay_methods"]

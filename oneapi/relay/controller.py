@@ -23,6 +23,7 @@ from .channel_test import apply_health
 from .context import ChannelRecord, RelayContext, RelayError, Usage
 from .exchange import Chunks, Incoming, Reply
 from .inbound import Inbound
+from .plugin_modes import RelayMode, final_usage, prepare
 
 if TYPE_CHECKING:
     from ..adaptor import Adaptor, RelayResult
@@ -69,7 +70,7 @@ def client_key(headers: Any = None) -> str:
 
 
 def parse_request(
-    incoming: Incoming, mode: modes.Mode, path_model: str | None, inbound: Inbound | None = None
+    incoming: Incoming, mode: modes.Mode | RelayMode, path_model: str | None, inbound: Inbound | None = None
 ) -> dict[str, Any]:
     """Body, payload/form, model and stream flag of the incoming request."""
     body = incoming.body
@@ -108,7 +109,8 @@ async def relay(mode_name: str, path_model: str | None = None, inbound: Inbound 
     headers = request.headers
     body = await request.get_data(cache=False)
     form = None
-    if modes.MODES[mode_name].multipart and "multipart/form-data" in headers.get("content-type", ""):
+    core_mode = modes.MODES.get(mode_name)  # a plugin's mode is never multipart
+    if core_mode is not None and core_mode.multipart and "multipart/form-data" in headers.get("content-type", ""):
         form = dict((await request.form).items())
     assert isinstance(body, bytes)
     incoming = Incoming(headers, request.remote_addr or "", body, form)  # type: ignore[arg-type]  # Headers is a Mapping
@@ -139,7 +141,7 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
     hold: Hold | None = None
     try:
         token, user, pinned = await authenticate_relay(gw.cache, client_key(incoming.headers), incoming.remote_addr)
-        mode = modes.MODES[mode_name]
+        mode = modes.MODES.get(mode_name) or gw.registry.relay_modes[mode_name]
         parsed = parse_request(incoming, mode, path_model, inbound)
         if token.models is not None and parsed["model"] not in token.models:
             raise RelayError(403, f"this token may not use model {parsed['model']}", "permission_error",
@@ -162,11 +164,15 @@ async def relay_reply(gw: Gateway, incoming: Incoming, mode_name: str, path_mode
             ctx.raw_body = None
         await _call_hooks(gw.pm.hook.transform_request(ctx=ctx, payload=ctx.payload))
         price = gw.pricing.price(ctx.model, user.group)
-        modes.check_input(ctx)
-        ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
-        plan = modes.plan(gw, ctx, price)
-        ctx.price, ctx.quota_for = price, plan.quota_for
-        hold = await gw.ledger.reserve(ctx, plan.reserve)
+        if isinstance(mode, RelayMode):
+            reserve = prepare(gw, ctx, mode, price)
+        else:
+            modes.check_input(ctx)
+            ctx.prompt_tokens = await modes.count_prompt(gw.estimator, ctx)
+            plan = modes.plan(gw, ctx, price)
+            ctx.price, ctx.quota_for = price, plan.quota_for
+            reserve = plan.reserve
+        hold = await gw.ledger.reserve(ctx, reserve)
         response = await _attempts(gw, ctx, pinned, hold)
         hold = None  # settlement owns it now
         return response
@@ -204,6 +210,7 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, hold: Ho
     rng = random.Random()
     last: RelayError | None = None
     client_payload = ctx.payload
+    plugin_mode = gw.registry.relay_modes.get(ctx.mode)
     for _ in range(retries + 1):
         channel = _choose(gw, ctx, pinned, tried, rng)
         if channel is None:
@@ -213,6 +220,10 @@ async def _attempts(gw: Gateway, ctx: RelayContext, pinned: int | None, hold: Ho
         if adaptor is None:
             last = RelayError(503, f"channel {channel.id} has type {channel.type}, which no loaded plugin provides",
                               "one_api_error", "channel_type_unavailable", retryable=True)
+            continue
+        if plugin_mode is not None and not plugin_mode.serves(channel.type):
+            last = RelayError(501, f"channel {channel.id} has type {channel.type}, which does not serve "
+                              f"/v1{ctx.endpoint}", "one_api_error", "unsupported_endpoint", retryable=True)
             continue
         ctx.channel = channel
         ctx.upstream_model = channel.model_mapping.get(ctx.model, ctx.model)
@@ -284,7 +295,8 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: H
             await upstream.aclose()
     if ctx.is_stream and adaptor.is_stream(ctx, upstream):
         return _stream(gw, ctx, adaptor, upstream, hold)
-    if modes.MODES[ctx.mode].binary_response:
+    core_mode = modes.MODES.get(ctx.mode)
+    if core_mode is not None and core_mode.binary_response:
         return _passthrough(gw, ctx, upstream, hold)
     try:
         result = await adaptor.read_response(ctx, upstream)
@@ -293,6 +305,9 @@ async def _one_attempt(gw: Gateway, ctx: RelayContext, adaptor: Adaptor, hold: H
                          "upstream_error", "upstream_timeout", retryable=True) from None
     finally:
         await upstream.aclose()
+    plugin_mode = gw.registry.relay_modes.get(ctx.mode) if core_mode is None else None
+    if plugin_mode is not None:
+        result = plugin_mode.answer(ctx, result)
     if result.usage is not None:
         ctx.usage = result.usage
     await _call_hooks(gw.pm.hook.transform_response(ctx=ctx, result=result))
@@ -366,7 +381,7 @@ async def _settle(gw: Gateway, ctx: RelayContext, hold: Hold, result: RelayResul
     quota = hold.amount
     note = ""
     try:
-        usage = await modes.final_usage(gw, ctx, result)
+        usage = await modes.final_usage(gw, ctx, result) if ctx.mode in modes.MODES else final_usage(ctx)
         quota = _valid_quota(gw, ctx, usage)
     except Exception:
         log.exception("request %s: its usage could not be read; charged its reservation", ctx.request_id)

@@ -1,4 +1,5 @@
-"""Test plugin: channel type 9999 "Echo" that answers chat requests itself, plus /echo/ping.
+"""Test plugin: channel type 9999 "Echo" that answers chat requests itself, plus /echo/ping
+and a relay mode of its own (``echo_words`` at /v1/echo/words).
 
 It exists to prove that the core relays a channel type it has never heard of, that a plugin
 distribution is discovered through its entry point, and that every hook is called.
@@ -24,10 +25,12 @@ from oneapi.plugin import (
     Price,
     RelayContext,
     RelayError,
+    RelayMode,
     RelayResult,
     Usage,
     current_services,
     hookimpl,
+    relay_request,
 )
 
 MARKS = os.environ.get("ONEAPI_ECHO_MARKS", "")
@@ -56,6 +59,9 @@ class EchoAdaptor(Adaptor):
         return _Answer()
 
     async def read_response(self, ctx: RelayContext, response: Any) -> RelayResult:
+        if ctx.mode == "echo_words":  # the plugin's own relay mode
+            words = str((ctx.payload or {})["text"]).split()[::-1]
+            return RelayResult(200, orjson.dumps({"words": words}), json={"words": words})
         text = str((ctx.payload or {})["messages"][-1]["content"])[::-1]
         body = {
             "id": "echo-1", "object": "chat.completion", "created": int(time.time()), "model": ctx.model,
@@ -95,11 +101,44 @@ def register_blueprints(app: Any) -> list[Blueprint]:
             response.headers["x-echo-seen"] = "1"
             return response
 
+    @bp.post("/v1/echo/words")
+    async def words() -> Any:
+        return await relay_request("echo_words")
+
     @bp.get("/echo/ping")
     async def ping() -> Any:
         return {"pong": True}
 
     return [bp]
+
+
+class EchoWords(RelayMode):
+    """A relay mode of the plugin's own: ``{"model", "text"}`` answered with the words reversed,
+    billed per word (the answer's usage) and served by Echo channels only."""
+
+    name = "echo_words"
+    endpoint = "/echo/words"
+
+    def serves(self, channel_type: int) -> bool:
+        return channel_type == 9999
+
+    def check(self, ctx: RelayContext) -> None:
+        if not isinstance((ctx.payload or {}).get("text"), str):
+            raise RelayError(400, "text is required", "invalid_request_error", "missing_text", "text")
+
+    def prompt_texts(self, ctx: RelayContext) -> list[str]:
+        return [(ctx.payload or {})["text"]]
+
+    def answer(self, ctx: RelayContext, result: RelayResult) -> RelayResult:
+        words = (result.json or {})["words"]
+        body = {"words": words, "mode": ctx.mode, "endpoint": ctx.endpoint}
+        return RelayResult(200, orjson.dumps(body), usage=Usage(len(words) * 10), json=body)
+
+
+@hookimpl
+def register_relay_modes() -> list[RelayMode]:
+    _mark("register_relay_modes")
+    return [EchoWords()]
 
 
 async def _tick(gw: Any) -> None:
