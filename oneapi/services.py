@@ -120,6 +120,17 @@ class Services:
         """A user's balance changed outside the ledger's view: drop it from every node's cache."""
         self._gw.cache.invalidate_user(user_id)
 
+    # --- counting ---
+
+    async def count_chat_tokens(self, model: str, messages: list[Any], tools: Any = None) -> int:
+        """Prompt tokens of OpenAI chat ``messages`` (and function ``tools``) for ``model``, counted
+        by the gateway's tokenizer as billing counts a prompt that the upstream reported no usage for."""
+        tok = self._gw.tokenizer
+        count = await tok.count_messages_async(model, messages, self._gw.fetch_image)
+        if tools:
+            count += tok.count_tools(model, tools)
+        return count
+
     # --- plumbing ---
 
     async def fetch_url(self, url: str, *, max_bytes: int, timeout: float) -> tuple[bytes, str]:

@@ -68,6 +68,31 @@ def error_body(status: int, message: str | None = None, type_: str | None = None
             "request_id": "req_fake0001"}
 
 
+def sample(schema: Any, root: Any, depth: int = 0) -> Any:
+    """A deterministic value that matches a JSON Schema (refs, enums, objects, arrays, scalars)."""
+    if not isinstance(schema, dict) or depth > 6:
+        return None
+    if "$ref" in schema:
+        target = root
+        for step in str(schema["$ref"]).lstrip("#/").split("/"):
+            target = target.get(step, {}) if isinstance(target, dict) else {}
+        return sample(target, root, depth + 1)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return sample(schema[key][0], root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    kind = next((k for k in kind if k != "null"), "null") if isinstance(kind, list) else kind
+    if kind == "object":
+        return {name: sample(sub, root, depth + 1) for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [sample(schema.get("items") or {}, root, depth + 1)]
+    return {"string": "tok", "integer": 1, "number": 1.5, "boolean": True}.get(str(kind))
+
+
 class BadRequest(Exception):
     """A 400 invalid_request_error with Anthropic's message."""
 
@@ -92,6 +117,7 @@ class FakeAnthropic(UpstreamFake):
 
     def _routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/v1/messages", self._messages)
+        router.add_post("/v1/messages/count_tokens", self._count_tokens)
         router.add_get("/v1/models", self._models)
         router.add_route("*", "/{tail:.*}", self._not_found)
 
@@ -181,6 +207,18 @@ class FakeAnthropic(UpstreamFake):
             text = last["content"] if isinstance(last["content"], str) else (last["content"][-1].get("text") or "")
             if text != text.rstrip():
                 raise BadRequest("messages: final assistant content cannot end with trailing whitespace")
+        output = body.get("output_config")
+        if output is not None:
+            fmt = output.get("format") if isinstance(output, dict) else None
+            if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+                raise BadRequest("output_config.format: Input should be a json_schema format with a schema")
+            if not str(body["model"]).startswith(("claude-sonnet-4-5", "claude-opus-4-5", "claude-haiku-4-5")):
+                raise BadRequest(f"'{body['model']}' does not support output format.")
+        if "response_format" in body:
+            raise BadRequest("response_format: Extra inputs are not permitted")
+        metadata = body.get("metadata")
+        if metadata is not None and (not isinstance(metadata, dict) or set(metadata) - {"user_id"}):
+            raise BadRequest("metadata: Extra inputs are not permitted")
         choice = body.get("tool_choice")
         if choice is not None and choice.get("type") not in ("auto", "any", "tool", "none"):
             raise BadRequest("tool_choice.type: Input tag is invalid")
@@ -203,11 +241,18 @@ class FakeAnthropic(UpstreamFake):
             pieces = [text[i * len(text) // k:(i + 1) * len(text) // k] for i in range(k)]
         elif tools and choice.get("type") != "none":
             name = choice["name"] if choice.get("type") == "tool" else tools[0]["name"]
-            arguments = json.dumps(TOOL_INPUT)
+            schema = next((t.get("input_schema") for t in tools if t.get("name") == name), None) or {}
+            # a closed schema (additionalProperties false) gets an input that matches it
+            tool_input = sample(schema, schema) if schema.get("additionalProperties") is False else TOOL_INPUT
+            arguments = json.dumps(tool_input)
             fragments = [arguments[i * len(arguments) // k:(i + 1) * len(arguments) // k] for i in range(k)]
             block = {"type": "tool_use", "id": f"toolu_fake{next(self._ids):06d}", "name": name,
-                     "input": TOOL_INPUT}
+                     "input": tool_input}
             return {"block": block, "fragments": fragments, "stop": "tool_use", "sequence": None, "output": k}
+        elif ((body.get("output_config") or {}).get("format") or {}).get("type") == "json_schema":
+            schema = body["output_config"]["format"]["schema"]
+            text = json.dumps(sample(schema, schema))
+            pieces = [text[i * len(text) // k:(i + 1) * len(text) // k] for i in range(k)]
         else:
             pieces = [f"tok{i} " for i in range(k)]
         stop, sequence = "end_turn", None
@@ -287,6 +332,15 @@ class FakeAnthropic(UpstreamFake):
         except ConnectionError:
             pass
         return resp
+
+    async def _count_tokens(self, request: web.Request) -> web.StreamResponse:
+        """Anthropic's token count: the messages' length in characters // 4 + 7 (no max_tokens)."""
+        body = request[REC].json
+        if not isinstance(body, dict) or not body.get("model") or not isinstance(body.get("messages"), list):
+            return web.json_response(error_body(400, "model, messages: Field required"), status=400)
+        if "max_tokens" in body:
+            return web.json_response(error_body(400, "max_tokens: Extra inputs are not permitted"), status=400)
+        return web.json_response({"input_tokens": len(json.dumps(body["messages"])) // 4 + 7})
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}

@@ -19,6 +19,7 @@ Deterministic answers (per candidate; ``candidateCount`` candidates):
 - functionResponse in the last turn: ``"The tool returned <response.content or JSON>"``.
 - usageMetadata: promptTokenCount ``PROMPT_TOKENS`` (10, plus ``cached`` tokens),
   candidatesTokenCount = pieces × candidates, thoughtsTokenCount = ``thoughts``.
+- ``responseSchema`` given: the text is JSON matching it (``sample`` of the anthropic fake).
 - embeddings: ``outputDimensionality`` (default ``EMBEDDING_DIM`` 8) values ``i + (j+1)/8``.
 """
 
@@ -85,8 +86,13 @@ def _check_schema(schema: Any, where: str) -> None:
                              "Cannot find field.")
     if str(schema.get("type", "")).upper() == "OBJECT" and not schema.get("properties"):
         raise BadRequest(f"* GenerateContentRequest.{where}.properties: should be non-empty for OBJECT type")
+    if "enum" in schema and (str(schema.get("type", "")).upper() != "STRING"
+                             or not all(isinstance(v, str) for v in schema["enum"])):
+        raise BadRequest(f"Invalid value at '{where}.enum[0]' (TYPE_STRING): enum is only for STRING types")
     for name, sub in (schema.get("properties") or {}).items():
         _check_schema(sub, f"{where}.properties[{name}].value")
+    for n, sub in enumerate(schema.get("anyOf") or ()):
+        _check_schema(sub, f"{where}.any_of[{n}]")
     if "items" in schema:
         _check_schema(schema["items"], f"{where}.items")
 
@@ -187,6 +193,11 @@ class FakeGemini(UpstreamFake):
                     raise BadRequest(f"* GenerateContentRequest.tools[{t}].function_declarations[{d}].name: "
                                      "Invalid function name.")
                 _check_schema(declaration.get("parameters"), f"tools[{t}].function_declarations[{d}].parameters")
+        generation = body.get("generationConfig") or {}
+        if "responseSchema" in generation:
+            if generation.get("responseMimeType") != "application/json":
+                raise BadRequest("* GenerationConfig.response_schema: response_mime_type must be application/json")
+            _check_schema(generation["responseSchema"], "generation_config.response_schema")
 
     # ----- answers ---------------------------------------------------------------------
     def _answer(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
@@ -207,6 +218,11 @@ class FakeGemini(UpstreamFake):
             if self.signature is not None:
                 part["thoughtSignature"] = self.signature
             return [part], "STOP"
+        if generation.get("responseSchema"):  # a schema: JSON text that matches it, in pieces
+            from tests.fakes.anthropic_upstream import sample
+            schema = generation["responseSchema"]
+            text = json.dumps(sample(schema, schema))
+            return [{"text": text[i * len(text) // k:(i + 1) * len(text) // k]} for i in range(k)], "STOP"
         pieces, finish = [f"tok{i} " for i in range(k)], "STOP"
         text = "".join(pieces)
         for seq in generation.get("stopSequences") or ():

@@ -14,6 +14,7 @@ from ._convert import to_anthropic, to_openai, usage_of
 from ._models import default_max_tokens
 from ._native import block_texts, native_betas, native_body, native_stream
 from ._stream import convert_stream
+from ._structured import json_tool_of
 
 __all__ = ["ANTHROPIC_VERSION", "AnthropicAdaptor"]
 
@@ -96,13 +97,13 @@ class AnthropicAdaptor(Adaptor):
         if self._native(ctx):  # the client speaks Anthropic: its body as it is
             ctx.completion_text.extend(block_texts(data.get("content")))
             return RelayResult(response.status_code, body, "application/json", usage_of(data.get("usage") or {}))
-        answer, usage = to_openai(data, ctx.model)
+        answer, usage = to_openai(data, ctx.model, json_tool_of(ctx.payload or {}, ctx.upstream_model))
         return RelayResult(response.status_code, orjson.dumps(answer), "application/json", usage, answer)
 
     def stream_response(self, ctx: RelayContext, response: httpx.Response) -> AsyncIterator[bytes]:
         if self._native(ctx):
             return native_stream(ctx, response.aiter_bytes())
-        return convert_stream(ctx, response.aiter_bytes())
+        return convert_stream(ctx, response.aiter_bytes(), json_tool_of(ctx.payload or {}, ctx.upstream_model))
 
     async def read_error(self, ctx: RelayContext, response: httpx.Response) -> RelayError:
         err = self._error(ctx, response.status_code, await response.aread())

@@ -11,8 +11,11 @@ Request rules (Anthropic's Messages API):
 - images: ``data:`` URLs become ``base64`` sources, http(s) URLs ``url`` sources; PDF
   ``file`` parts become ``document`` blocks.
 - ``tools``/``tool_choice``/``parallel_tool_calls``, ``stop`` → ``stop_sequences``,
-  ``temperature`` (clamped to Anthropic's 0..1), ``top_p``, ``top_k``, ``user`` →
-  ``metadata.user_id``; ``thinking`` and ``metadata`` pass through.
+  ``temperature`` (clamped to Anthropic's 0..1), ``top_p``, ``top_k``, ``user`` (else
+  OpenAI ``metadata.user_id``) → ``metadata.user_id`` (Anthropic's metadata takes nothing
+  else: OpenAI's free-form ``metadata`` is not sent); ``thinking`` passes through.
+- ``response_format``: see ``_structured`` (``output_config.format`` or a forced JSON tool,
+  whose input ``to_openai`` returns as the message content).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 import orjson
 
 from oneapi.plugin import RelayError, Usage
+
+from ._structured import apply_response_format
 
 __all__ = ["FINISH_REASONS", "openai_usage", "to_anthropic", "to_openai", "usage_of"]
 
@@ -215,17 +220,20 @@ def to_anthropic(payload: dict[str, Any], model: str, max_tokens: int) -> dict[s
     temperature = payload.get("temperature")
     if isinstance(temperature, int | float):
         out["temperature"] = min(max(float(temperature), 0.0), 1.0)
-    for key in ("top_p", "top_k", "thinking", "metadata"):
+    for key in ("top_p", "top_k", "thinking"):
         if payload.get(key) is not None:
             out[key] = payload[key]
-    if payload.get("user") and "metadata" not in out:
-        out["metadata"] = {"user_id": str(payload["user"])}
+    metadata = payload.get("metadata")
+    user = payload.get("user") or (metadata.get("user_id") if isinstance(metadata, dict) else None)
+    if isinstance(user, str | int) and not isinstance(user, bool) and str(user):
+        out["metadata"] = {"user_id": str(user)}
     tools = payload.get("tools")
     if tools:
         out["tools"] = [_tool(tool) for tool in tools]
         choice = _tool_choice(payload)
         if choice is not None:
             out["tool_choice"] = choice
+    apply_response_format(payload, model, out)
     if payload.get("stream"):
         out["stream"] = True
     return out
@@ -262,21 +270,30 @@ def openai_usage(usage: Usage) -> dict[str, Any]:
             "prompt_tokens_details": {"cached_tokens": usage.cached_tokens}}
 
 
-def to_openai(data: dict[str, Any], model: str) -> tuple[dict[str, Any], Usage]:
-    """An OpenAI ``chat.completion`` (and its usage) for an Anthropic message."""
+def to_openai(data: dict[str, Any], model: str, json_tool: str | None = None) -> tuple[dict[str, Any], Usage]:
+    """An OpenAI ``chat.completion`` (and its usage) for an Anthropic message.
+
+    ``json_tool``: the name of the forced tool that carried a ``response_format``; its input
+    is the answer's content (JSON text) and the answer finishes with ``stop``.
+    """
     texts: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
+    answered: list[str] = []
     for block in data.get("content") or ():
         kind = block.get("type")
         if kind == "text":
             texts.append(str(block.get("text") or ""))
         elif kind == "thinking":
             thinking.append(str(block.get("thinking") or ""))
+        elif kind == "tool_use" and json_tool is not None and block.get("name") == json_tool:
+            answered.append(orjson.dumps(block.get("input") or {}).decode())
         elif kind == "tool_use":
             calls.append({"id": block.get("id"), "type": "function",
                           "function": {"name": block.get("name"),
                                        "arguments": orjson.dumps(block.get("input") or {}).decode()}})
+    if answered:  # the JSON answer replaces any words around it
+        texts = answered[:1]
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
@@ -284,6 +301,8 @@ def to_openai(data: dict[str, Any], model: str) -> tuple[dict[str, Any], Usage]:
         message["reasoning_content"] = "".join(thinking)
     usage = usage_of(data.get("usage") or {})
     reason = data.get("stop_reason")
+    if answered and not calls and reason == "tool_use":
+        reason = "end_turn"
     answer = {
         "id": f"chatcmpl-{data.get('id') or ''}", "object": "chat.completion", "created": int(time.time()),
         "model": model,

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from oneapi.plugin import RelayError, allow_cors, relay_request
 
+from ._count import count_tokens
 from ._inbound import AnthropicInbound
 
 __all__ = ["messages_blueprint"]
@@ -25,6 +26,8 @@ def messages_blueprint() -> Blueprint:
     async def messages() -> Response:
         inbound = AnthropicInbound(request.headers.get("anthropic-version"), request.headers.get("anthropic-beta"))
         return await relay_request("chat", inbound=inbound)
+
+    bp.add_url_rule("/v1/messages/count_tokens", "count_tokens", count_tokens, methods=["POST"])
 
     @bp.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:  # 413 and the like, in Anthropic's shape

@@ -5,7 +5,9 @@ Anthropic sends ``message_start`` (id, input usage), then per content block
 ``thinking_delta``) / ``content_block_stop``, then ``message_delta`` (stop reason, final
 usage) and ``message_stop``; ``ping`` may come at any time and ``error`` ends the stream.
 Text becomes ``delta.content``, tool_use blocks ``delta.tool_calls`` (id and name first,
-then argument fragments), thinking ``delta.reasoning_content``.
+then argument fragments), thinking ``delta.reasoning_content``. The forced tool that
+carries a ``response_format`` (``json_tool``) streams as ``delta.content`` instead, and its
+``tool_use`` stop reason as ``stop``.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ DONE = b"data: [DONE]\n\n"
 class _Converter:
     """Turns one Anthropic stream event at a time into OpenAI chunks."""
 
-    def __init__(self, ctx: RelayContext) -> None:
+    def __init__(self, ctx: RelayContext, json_tool: str | None = None) -> None:
         self.ctx = ctx
+        self.json_tool = json_tool
+        self.json_blocks: set[int] = set()  # content block indexes of the JSON answer tool
         self.id = "chatcmpl-"
         self.created = int(time.time())
         self.tool_index: dict[int, int] = {}  # content block index -> OpenAI tool call index
@@ -57,6 +61,8 @@ class _Converter:
             self.usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
             self.ctx.usage = usage_of(self.usage)
             reason = (event.get("delta") or {}).get("stop_reason")
+            if reason == "tool_use" and self.json_blocks and not self.tool_index:
+                reason = "end_turn"
             return [self.chunk({}, FINISH_REASONS.get(str(reason), "stop"))] if reason else []
         if kind == "message_stop":
             self.finished = True
@@ -78,6 +84,9 @@ class _Converter:
 
     def block_start(self, index: int, block: dict[str, Any]) -> list[bytes]:
         kind = block.get("type")
+        if kind == "tool_use" and self.json_tool is not None and block.get("name") == self.json_tool:
+            self.json_blocks.add(index)
+            return []
         if kind == "tool_use":
             call = len(self.tool_index)
             self.tool_index[index] = call
@@ -98,6 +107,9 @@ class _Converter:
             return [self.chunk({"content": text})] if text else []
         if kind == "input_json_delta":
             part = str(delta.get("partial_json") or "")
+            if part and index in self.json_blocks:
+                self.ctx.completion_text.append(part)
+                return [self.chunk({"content": part})]
             if not part or index not in self.tool_index:
                 return []
             self.ctx.completion_text.append(part)
@@ -110,13 +122,14 @@ class _Converter:
         return []  # signature_delta, citations_delta
 
 
-async def convert_stream(ctx: RelayContext, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def convert_stream(ctx: RelayContext, chunks: AsyncIterator[bytes],
+                         json_tool: str | None = None) -> AsyncIterator[bytes]:
     """OpenAI SSE bytes for an Anthropic SSE byte stream; sets ``ctx.usage`` at message_delta.
 
     A stream cut before ``message_stop`` ends without ``[DONE]``; the core then bills the
     text collected in ``ctx.completion_text`` unless the final usage had already arrived.
     """
-    converter = _Converter(ctx)
+    converter = _Converter(ctx, json_tool)
     async for data in iter_data(chunks):
         try:
             event = orjson.loads(data)

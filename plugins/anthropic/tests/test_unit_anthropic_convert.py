@@ -148,9 +148,6 @@ def test_response_format_is_not_sent_as_an_unknown_field() -> None:
     assert "response_format" not in out
 
 
-@pytest.mark.xfail(strict=True, reason="OpenAI's metadata (up to 16 free key/value pairs) is passed through "
-                   "as Anthropic's metadata, which takes only user_id and refuses other keys with a 400; "
-                   "and the client's user is then dropped")
 def test_openai_metadata_does_not_reach_anthropic_as_it_is() -> None:
     out = convert(metadata={"session": "abc", "team": "x"}, user="user-7")
     assert set(out.get("metadata", {})) <= {"user_id"}
@@ -354,3 +351,50 @@ async def test_unknown_events_and_broken_lines_are_skipped() -> None:
         return [{k: v for k, v in ch.items() if k != "created"} if isinstance(ch, dict) else ch for ch in chunks]
 
     assert timeless(await chunks_of(c, [raw])) == timeless(await chunks_of(ctx(wants_usage=False), sse(events)))
+
+
+# --- response_format (structured outputs) -------------------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}, "required": ["n"],
+          "additionalProperties": False}
+JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "x", "strict": True, "schema": SCHEMA}}
+
+
+def test_structured_outputs_models() -> None:
+    from oneapi_anthropic._structured import native_structured_outputs
+    for model in ("claude-sonnet-4-5", "claude-haiku-4-5-20251001", "claude-opus-4-1", "claude-opus-4-5-20251101",
+                  "claude-sonnet-5", "claude-opus-4-7"):
+        assert native_structured_outputs(model), model
+    for model in ("claude-3-5-haiku-20241022", "claude-sonnet-4-20250514", "claude-opus-4-20250514", "gpt-4o", "x"):
+        assert not native_structured_outputs(model), model
+
+
+def test_json_schema_on_a_structured_outputs_model_is_output_config() -> None:
+    out = to_anthropic(chat(response_format=JSON_SCHEMA), "claude-sonnet-4-5", 8192)
+    assert out["output_config"] == {"format": {"type": "json_schema", "schema": {
+        "type": "object", "properties": {"n": {"type": "integer", "description": "{minimum: 1}"}},
+        "required": ["n"], "additionalProperties": False}}}
+    assert "tools" not in out and "response_format" not in out
+
+
+def test_json_schema_on_older_models_and_json_object_are_a_forced_tool() -> None:
+    out = convert(response_format=JSON_SCHEMA)
+    assert out["tools"][0]["name"] == "json_response" and out["tools"][0]["input_schema"] == SCHEMA
+    assert out["tool_choice"] == {"type": "tool", "name": "json_response"}
+    plain = to_anthropic(chat(response_format={"type": "json_object"}), "claude-sonnet-4-5", 8192)
+    assert plain["tools"][0]["input_schema"] == {"type": "object"} and "output_config" not in plain
+    weather = {"type": "function", "function": {"name": "weather"}}
+    both = convert(response_format=JSON_SCHEMA, tools=[weather])
+    assert [t["name"] for t in both["tools"]] == ["weather", "json_response"] and both["tool_choice"] == {"type": "any"}
+    thinking = convert(response_format=JSON_SCHEMA, thinking={"type": "enabled", "budget_tokens": 1024})
+    assert thinking["tool_choice"] == {"type": "auto"}  # Anthropic refuses forced tools with thinking
+    assert "tools" not in convert(response_format={"type": "text"})
+
+
+def test_the_json_tool_input_is_the_answer() -> None:
+    data = message([{"type": "tool_use", "id": "t", "name": "json_response", "input": {"n": 2}}], "tool_use")
+    answer, _ = to_openai(data, "m", "json_response")
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": '{"n":2}'}
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    other, _ = to_openai(data, "m")  # no response_format: a tool call as usual
+    assert other["choices"][0]["finish_reason"] == "tool_calls"

@@ -180,7 +180,7 @@ def test_a_json_schema_response_format_becomes_a_response_schema() -> None:
     assert out["generationConfig"] == {"responseMimeType": "application/json", "responseSchema": {
         "type": "object", "required": ["n", "when"],
         "properties": {"n": {"type": "integer", "format": "int64"}, "when": {"type": "string", "format": "date-time"},
-                       "mail": {"type": "string"}, "kind": {"enum": ["event"]}}}}
+                       "mail": {"type": "string"}, "kind": {"enum": ["event"], "type": "string"}}}}
 
 
 def test_schemas_keep_only_what_gemini_knows_recursively() -> None:
@@ -195,9 +195,6 @@ def test_schemas_keep_only_what_gemini_knows_recursively() -> None:
     assert to_gemini_schema(True) is True and to_gemini_schema({"enum": ["x", 1]})["enum"] == ["x", "1"]
 
 
-@pytest.mark.xfail(strict=True, reason="Gemini's Schema allows enum only on STRING types (enum values are "
-                   "strings): an integer enum, a const of a number, or an enum without a type is sent as it is "
-                   "and refused with a 400 (\"Invalid value at ...enum[0] (TYPE_STRING)\")")
 @pytest.mark.parametrize("schema", [{"type": "integer", "enum": [1, 2, 4]}, {"type": "number", "const": 3},
                                     {"enum": ["a", "b"]}], ids=["integer-enum", "number-const", "untyped-enum"])
 def test_every_enum_sent_to_gemini_is_a_string_enum(schema) -> None:
@@ -218,3 +215,17 @@ def test_embeddings_requests() -> None:
         with pytest.raises(RelayError) as refused:
             to_gemini_embeddings({"input": bad}, "m")
         assert refused.value.param == "input"
+
+
+def test_refs_into_defs_are_inlined() -> None:
+    schema = {"type": "object", "$defs": {"P": {"type": "object", "properties": {"c": {"type": "string"}},
+                                                "additionalProperties": False}},
+              "properties": {"p": {"$ref": "#/$defs/P", "description": "where"},
+                             "q": {"allOf": [{"$ref": "#/$defs/P"}]},
+                             "r": {"type": "array", "items": {"$ref": "#/$defs/P"}}}}
+    place = {"type": "object", "properties": {"c": {"type": "string"}}}
+    assert to_gemini_schema(schema) == {"type": "object", "properties": {
+        "p": {**place, "description": "where"}, "q": place, "r": {"type": "array", "items": place}}}
+    recursive = to_gemini_schema({"$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}},
+                                  "$ref": "#/$defs/N"})
+    assert "next" in recursive["properties"] and "$ref" not in str(recursive)
