@@ -3,7 +3,8 @@
 Authentication is the gateway's ``sk-`` token in ``x-api-key`` (what Anthropic's SDKs send)
 or ``Authorization: Bearer``; ``anthropic-version`` and ``anthropic-beta`` are accepted and
 forwarded to Anthropic channels. The rule is more specific than the relay's catch-all
-``/v1/<path:rest>``, so werkzeug's router picks it first.
+``/v1/<path:rest>``, so werkzeug's router picks it first. ``POST /v1/messages/count_tokens``
+is served by ``_count`` (Anthropic's count for Anthropic channels, the gateway's otherwise).
 """
 
 from __future__ import annotations

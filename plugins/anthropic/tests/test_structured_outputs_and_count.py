@@ -150,3 +150,13 @@ def test_count_tokens_of_another_channel_type_is_counted_locally(gateway, relay,
             model=GPT, messages=[{"role": "user", "content": "hi"}])
     time.sleep(0.5)
     assert wait_logs(relay.admin, token["name"], 0) == []
+
+
+def test_messages_output_config_reaches_a_gemini_channel_as_a_response_schema(gateway, relay, token) -> None:
+    schema = Event.model_json_schema()
+    reply = claude(gateway, token).messages.create(
+        model=FLASH, max_tokens=100, messages=[{"role": "user", "content": "Extract the event."}],
+        extra_body={"output_config": {"format": {"type": "json_schema", "schema": schema}}})
+    check_event(Event.model_validate_json(reply.content[0].text))
+    config = relay.gem.requests[-1].json["generationConfig"]
+    assert config["responseMimeType"] == "application/json" and "$defs" not in json.dumps(config)
