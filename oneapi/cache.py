@@ -12,6 +12,7 @@ import ipaddress
 import json
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -22,9 +23,14 @@ from ._redis import RedisLink
 from .db import split_list
 from .relay.context import ChannelRecord, TokenRecord, UserRecord
 
-__all__ = ["Cache", "ChannelTable", "channel_record", "token_record", "user_record"]
+__all__ = ["MAX_UNKNOWN_KEYS", "Cache", "ChannelTable", "channel_record", "token_record", "user_record"]
 
 T = TypeVar("T")
+
+#: Seconds an unknown key stays known as unknown (at most; a new token is found after that).
+UNKNOWN_TTL = 5.0
+#: Unknown keys remembered at most (least recently asked forgotten first): anyone may send keys.
+MAX_UNKNOWN_KEYS = 10_000
 
 
 def token_record(row: models.Token) -> TokenRecord:
@@ -144,11 +150,16 @@ class Cache:
     write through the API drops what it changed on this node. With Redis, records are also
     stored there for other nodes and every write is published, so all nodes drop it within
     milliseconds; while Redis is unreachable, in-process entries live at most one second.
+    Keys found in no token are remembered for ``UNKNOWN_TTL`` seconds, at most ``max_unknown``
+    of them (the least recently asked are forgotten first).
     """
 
-    def __init__(self, ttl: float, enabled: bool = True, redis_url: str = "") -> None:
+    def __init__(self, ttl: float, enabled: bool = True, redis_url: str = "",
+                 max_unknown: int = MAX_UNKNOWN_KEYS) -> None:
         self.ttl = ttl if enabled else 0.0
-        self._tokens: dict[str, tuple[float, TokenRecord | None]] = {}
+        self.max_unknown = max_unknown
+        self._tokens: dict[str, tuple[float, TokenRecord]] = {}  # key -> (expires, record)
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # key -> expires, oldest use first
         self._users: dict[int, tuple[float, UserRecord | None]] = {}
         self.channels = ChannelTable(())
         self.redis: RedisLink | None = None
@@ -176,9 +187,14 @@ class Cache:
         return self.ttl
 
     async def token(self, key: str) -> TokenRecord | None:
+        now = time.monotonic()
         hit = self._tokens.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > now:
             return hit[1]
+        expires = self._unknown.get(key)
+        if expires is not None and expires > now:
+            self._unknown.move_to_end(key)
+            return None
         return await self._once(("token", key), lambda: self._load_token(key))
 
     async def user(self, user_id: int) -> UserRecord | None:
@@ -214,9 +230,20 @@ class Cache:
             record = token_record(row) if row else None
             if record is not None and self.redis is not None:
                 await self.redis.set(f"token:{key}", _token_json(record), self.ttl)
-        if generation == self._generation:  # not read before a write that dropped it
-            self._tokens[key] = (now + (self._local_ttl() if record else min(5.0, self._local_ttl())), record)
+        if generation == self._generation and self.ttl > 0:  # not read before a write that dropped it
+            if record is None:
+                self._remember_unknown(key, now + min(UNKNOWN_TTL, self._local_ttl()))
+            else:
+                self._tokens[key] = (now + self._local_ttl(), record)
+                self._unknown.pop(key, None)
         return record
+
+    def _remember_unknown(self, key: str, expires: float) -> None:
+        self._unknown[key] = expires
+        self._unknown.move_to_end(key)
+        while len(self._unknown) > self.max_unknown:
+            self._unknown.popitem(last=False)
+        self._tokens.pop(key, None)
 
     async def _load_user(self, user_id: int) -> UserRecord | None:
         now, generation = time.monotonic(), self._generation
@@ -269,6 +296,7 @@ class Cache:
 
     def _drop_token(self, key: str) -> None:
         self._tokens.pop(key, None)
+        self._unknown.pop(key, None)
         self._forget()
         self._accounts_changed()
 
@@ -291,6 +319,7 @@ class Cache:
 
     async def reload_all(self) -> None:
         self._tokens.clear()
+        self._unknown.clear()
         self._users.clear()
         self._forget()
         await self.reload_channels(publish=False)
@@ -309,6 +338,7 @@ class Cache:
     def _on_reconnect(self) -> None:
         """Messages may have been missed while Redis was away: forget what is held."""
         self._tokens.clear()
+        self._unknown.clear()
         self._users.clear()
         self._forget()
         self._accounts_changed()

@@ -163,14 +163,17 @@ def test_a_token_row_becomes_a_record() -> None:
 
 def test_dropping_a_user_drops_its_tokens_and_abandons_loads_under_way() -> None:
     cache = Cache(ttl=60)
-    later = time.monotonic() + 60
+    loaded = time.monotonic()
     mine = TokenRecord(1, 5, "a", "t", 1, -1, 0, False, None, ())
     theirs = TokenRecord(2, 6, "b", "t", 1, -1, 0, False, None, ())
-    cache._tokens = {"a": (later, mine), "b": (later, theirs), "gone": (later, None)}
+    cache._tokens = {"a": (loaded, mine), "b": (loaded, theirs)}
+    cache._unknown["gone"] = loaded
     changed: list[bool] = []
     cache.on_accounts_changed = lambda: changed.append(True)
     generation = cache._generation
     cache.invalidate_user(5)
-    assert set(cache._tokens) == {"b", "gone"} and cache._generation > generation and changed == [True]
+    assert set(cache._tokens) == {"b"} and cache._generation > generation and changed == [True]
     cache._on_message("token:b")  # another node wrote token b
-    assert set(cache._tokens) == {"gone"}
+    assert set(cache._tokens) == set() and set(cache._unknown) == {"gone"}
+    cache._on_message("token:gone")  # a token with this key was created on another node
+    assert set(cache._unknown) == set()
