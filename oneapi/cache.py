@@ -23,10 +23,14 @@ from ._redis import RedisLink
 from .db import split_list
 from .relay.context import ChannelRecord, TokenRecord, UserRecord
 
-__all__ = ["MAX_UNKNOWN_KEYS", "Cache", "ChannelTable", "channel_record", "token_record", "user_record"]
+__all__ = ["MAX_UNKNOWN_KEYS", "STALE_BOUND", "Cache", "ChannelTable", "channel_record", "token_record",
+           "user_record"]
 
 T = TypeVar("T")
 
+#: Seconds an entry may be used while this node may be missing invalidations (Redis
+#: configured but unreachable, the subscription cut or silent).
+STALE_BOUND = 1.0
 #: Seconds an unknown key stays known as unknown (at most; a new token is found after that).
 UNKNOWN_TTL = 5.0
 #: Unknown keys remembered at most (least recently asked forgotten first): anyone may send keys.
@@ -149,17 +153,18 @@ class Cache:
     Without Redis the in-process entries live ``ttl`` seconds (SYNC_FREQUENCY) and every
     write through the API drops what it changed on this node. With Redis, records are also
     stored there for other nodes and every write is published, so all nodes drop it within
-    milliseconds; while Redis is unreachable, in-process entries live at most one second.
-    Keys found in no token are remembered for ``UNKNOWN_TTL`` seconds, at most ``max_unknown``
-    of them (the least recently asked are forgotten first).
+    milliseconds. Whenever this node may miss such a message (Redis unreachable, the
+    subscription cut or not answering its pings: ``RedisLink.live``), no entry older than
+    ``STALE_BOUND`` (1 s) is used: it is read again from the database. Keys found in no
+    token are remembered for ``UNKNOWN_TTL`` seconds, at most ``max_unknown`` of them.
     """
 
     def __init__(self, ttl: float, enabled: bool = True, redis_url: str = "",
                  max_unknown: int = MAX_UNKNOWN_KEYS) -> None:
         self.ttl = ttl if enabled else 0.0
         self.max_unknown = max_unknown
-        self._tokens: dict[str, tuple[float, TokenRecord]] = {}  # key -> (expires, record)
-        self._unknown: OrderedDict[str, float] = OrderedDict()  # key -> expires, oldest use first
+        self._tokens: dict[str, tuple[float, TokenRecord]] = {}  # key -> (loaded at, record)
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # key -> loaded at, oldest use first
         self._users: dict[int, tuple[float, UserRecord | None]] = {}
         self.channels = ChannelTable(())
         self.redis: RedisLink | None = None
@@ -170,6 +175,7 @@ class Cache:
         self._pending: set[asyncio.Task[Any]] = set()
         self._loading: dict[tuple[str, object], asyncio.Future[Any]] = {}
         self._generation = 0  # bumped by every drop: a load that straddles one is not kept
+        self._unsent: set[str] = set()  # invalidations Redis did not take: sent again when it is back
 
     def start(self) -> None:
         if self.redis is not None:
@@ -181,25 +187,29 @@ class Cache:
         if self.redis is not None:
             await self.redis.close()
 
-    def _local_ttl(self) -> float:
-        if self.redis is not None and not self.redis.subscribed:
-            return min(self.ttl, 1.0)
-        return self.ttl
+    def _live(self, now: float) -> bool:
+        """Whether writes on other nodes reach this one at once (no Redis: there are none, or
+        ``ttl`` is short enough; with Redis: its subscription answers)."""
+        return self.redis is None or self.redis.live(now)
+
+    def _fresh(self, loaded: float, limit: float, now: float) -> bool:
+        age = now - loaded
+        return age < limit and (age < STALE_BOUND or self._live(now))
 
     async def token(self, key: str) -> TokenRecord | None:
         now = time.monotonic()
         hit = self._tokens.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and self._fresh(hit[0], self.ttl, now):
             return hit[1]
-        expires = self._unknown.get(key)
-        if expires is not None and expires > now:
+        seen = self._unknown.get(key)
+        if seen is not None and self._fresh(seen, min(UNKNOWN_TTL, self.ttl), now):
             self._unknown.move_to_end(key)
             return None
         return await self._once(("token", key), lambda: self._load_token(key))
 
     async def user(self, user_id: int) -> UserRecord | None:
         hit = self._users.get(user_id)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and self._fresh(hit[0], self.ttl, time.monotonic()):
             return hit[1]
         return await self._once(("user", user_id), lambda: self._load_user(user_id))
 
@@ -219,27 +229,33 @@ class Cache:
         if not future.cancelled():
             future.exception()  # retrieved even when every waiter has gone
 
+    def _shared(self, now: float) -> RedisLink | None:
+        """Redis for records, only while its invalidations arrive (else its records may be stale,
+        and a black-holed Redis would make every miss wait for its timeout)."""
+        return self.redis if self.redis is not None and self.redis.live(now) else None
+
     async def _load_token(self, key: str) -> TokenRecord | None:
         now, generation = time.monotonic(), self._generation
+        shared = self._shared(now)
         record: TokenRecord | None = None
-        raw = await self.redis.get(f"token:{key}") if self.redis is not None else None
+        raw = await shared.get(f"token:{key}") if shared is not None else None
         if raw is not None:
             record = _token_from_json(raw)
         else:
             row = await models.Token.filter(key=key).first()
             record = token_record(row) if row else None
-            if record is not None and self.redis is not None:
-                await self.redis.set(f"token:{key}", _token_json(record), self.ttl)
+            if record is not None and shared is not None and generation == self._generation:
+                await shared.set(f"token:{key}", _token_json(record), self.ttl)
         if generation == self._generation and self.ttl > 0:  # not read before a write that dropped it
             if record is None:
-                self._remember_unknown(key, now + min(UNKNOWN_TTL, self._local_ttl()))
+                self._remember_unknown(key, now)
             else:
-                self._tokens[key] = (now + self._local_ttl(), record)
+                self._tokens[key] = (now, record)
                 self._unknown.pop(key, None)
         return record
 
-    def _remember_unknown(self, key: str, expires: float) -> None:
-        self._unknown[key] = expires
+    def _remember_unknown(self, key: str, now: float) -> None:
+        self._unknown[key] = now
         self._unknown.move_to_end(key)
         while len(self._unknown) > self.max_unknown:
             self._unknown.popitem(last=False)
@@ -247,17 +263,18 @@ class Cache:
 
     async def _load_user(self, user_id: int) -> UserRecord | None:
         now, generation = time.monotonic(), self._generation
+        shared = self._shared(now)
         record: UserRecord | None = None
-        raw = await self.redis.get(f"user:{user_id}") if self.redis is not None else None
+        raw = await shared.get(f"user:{user_id}") if shared is not None else None
         if raw is not None:
             record = UserRecord(**orjson.loads(raw))
         else:
             row = await models.User.filter(id=user_id).first()
             record = user_record(row) if row else None
-            if record is not None and self.redis is not None:
-                await self.redis.set(f"user:{user_id}", _user_json(record), self.ttl)
-        if generation == self._generation:
-            self._users[user_id] = (now + self._local_ttl(), record)
+            if record is not None and shared is not None and generation == self._generation:
+                await shared.set(f"user:{user_id}", _user_json(record), self.ttl)
+        if generation == self._generation and self.ttl > 0:
+            self._users[user_id] = (now, record)
         return record
 
     def _forget(self) -> None:
@@ -271,16 +288,18 @@ class Cache:
     def _publish(self, message: str, *keys: str) -> None:
         if self.redis is None:
             return
+        self._spawn(self._send(message, keys))
 
-        async def send() -> None:
-            assert self.redis is not None
-            if keys:
-                await self.redis.delete(*keys)
-            await self.redis.publish(message)
-
-        task = asyncio.create_task(send())
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+    async def _send(self, message: str, keys: tuple[str, ...]) -> None:
+        """Delete ``keys`` and publish ``message``; what Redis does not take is kept and sent
+        again once it is back (``_on_reconnect``), so that other nodes still hear of it."""
+        assert self.redis is not None
+        if (not keys or await self.redis.delete(*keys)) and await self.redis.publish(message):
+            return
+        if len(self._unsent) < MAX_UNKNOWN_KEYS:
+            self._unsent.add(message)
+        else:
+            self._unsent = {"accounts"}  # too many to name: every node drops every account
 
     def _accounts_changed(self) -> None:
         if self.on_accounts_changed is not None:
@@ -318,10 +337,7 @@ class Cache:
         self._publish("options")
 
     async def reload_all(self) -> None:
-        self._tokens.clear()
-        self._unknown.clear()
-        self._users.clear()
-        self._forget()
+        self._drop_accounts()
         await self.reload_channels(publish=False)
 
     def _on_message(self, message: str) -> None:
@@ -330,20 +346,31 @@ class Cache:
             self._drop_token(key)
         elif kind == "user" and key.isdigit():
             self._drop_user(int(key))
+        elif kind == "accounts":
+            self._drop_accounts()
+            self._accounts_changed()
         elif kind == "channels":
             self._spawn(self.reload_channels(publish=False))
         elif kind == "options" and self.on_options_changed is not None:
             self._spawn(self.on_options_changed())
 
-    def _on_reconnect(self) -> None:
-        """Messages may have been missed while Redis was away: forget what is held."""
+    def _drop_accounts(self) -> None:
         self._tokens.clear()
         self._unknown.clear()
         self._users.clear()
         self._forget()
+
+    def _on_reconnect(self) -> None:
+        """Messages may have been missed while Redis was away: forget what is held, and tell
+        the others what was written here meanwhile."""
+        self._drop_accounts()
         self._accounts_changed()
         if self.redis is not None:
             self._spawn(self.redis.forget_records())
+            unsent, self._unsent = self._unsent, set()
+            for message in sorted(unsent):
+                kind = message.partition(":")[0]
+                self._publish(message, *((message,) if kind in ("token", "user") else ()))
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -4,6 +4,11 @@ malformed input is a 4xx (never charged), and more below."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,9 +18,11 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Admin, gateway_env, wait_logs
+from tests.dbs import postgres_database
 from tests.fakes._server import PNG_1X1, ThreadedFake
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.gateway import GatewayProcess, api
+from tests.services import require_service
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -374,3 +381,132 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(gateway, admin, u
         assert reply.status_code == 403 and "127.0.0.1" in reply.json()["error"]["message"]
     finally:
         admin.delete_channel(channel["id"])
+
+
+# ------------------------------------------------------------------ 5. Redis unreachable: invalidations missed
+
+
+class RedisCut:
+    """A TCP proxy on 127.0.0.1 in front of Redis that can be cut: ``refuse`` resets every
+    connection and every new one; ``blackhole`` keeps them open but passes nothing either way
+    (as a dead network path does); ``restore`` forwards again (for new connections)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.mode = "open"
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    def __enter__(self) -> RedisCut:
+        self._thread.start()
+        self._call(self._listen())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._call(self._close_all())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
+
+    def cut(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "refuse":
+            self._call(self._reset_all())
+
+    def restore(self) -> None:
+        self.mode = "open"
+        self._call(self._reset_all())  # the black-holed connections are dead: clients reconnect
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _reset_all(self) -> None:
+        for writer in list(self._writers):
+            sock = writer.get_extra_info("socket")
+            with contextlib.suppress(OSError):
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _close_all(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self._reset_all()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "refuse":
+            writer.transport.abort()
+            return
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(up_writer)
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer),
+                             return_exceptions=True)
+
+    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        while data := await src.read(65536):
+            if self.mode != "open":
+                continue  # black hole: swallowed
+            dst.write(data)
+            await dst.drain()
+        dst.close()
+
+
+def _wait_for(predicate: Any, timeout: float) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, f"not within {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("cut", ["refuse", "blackhole"])
+def test_a_token_disabled_on_one_node_is_refused_by_another_within_a_second_while_redis_is_unreachable(
+        upstream, cut) -> None:
+    require_service("PostgreSQL")
+    require_service("Redis")
+    with postgres_database() as dsn, RedisCut(6379) as redis_cut:
+        common = {"SQL_DSN": dsn, "REDIS_CONN_STRING": f"redis://127.0.0.1:{redis_cut.port}/7",
+                  "SESSION_SECRET": "shared-secret"}
+        a = GatewayProcess(gateway_env(**common), name="node-a").start()
+        b = GatewayProcess(gateway_env(NODE_TYPE="slave", **common), name="node-b").start()
+        try:
+            admin = Admin(a, a.login())
+            for key, value in PRICES.items():
+                admin.option(key, value)
+            admin.channel(upstream.base_url, "test-model")
+            user = admin.user(quota=100_000_000)
+            token, spare = admin.token(user), admin.token(user)
+            owner = a.login(user["username"], "password123")
+            body = {"model": "test-model", "messages": HI}
+            _wait_for(lambda: chat(b, token["key"], body).status_code == 200, 5)
+            assert chat(b, spare["key"], body).status_code == 200
+            time.sleep(1.5)  # both entries are now older than any bound: B holds them for SYNC_FREQUENCY
+            redis_cut.cut(cut)
+            api(owner, "PUT", "/api/token/", params={"status_only": "true"}, json={"id": token["id"], "status": 2})
+            took = _wait_for(lambda: chat(b, token["key"], body).status_code == 401, 10)
+            assert took < 2.0, f"node B served the disabled token for {took:.1f} s"
+            assert chat(b, spare["key"], body).status_code == 200  # B goes on serving from the database
+            assert chat(a, spare["key"], body).status_code == 200
+            redis_cut.restore()
+            api(owner, "PUT", "/api/token/", params={"status_only": "true"}, json={"id": token["id"], "status": 1})
+            _wait_for(lambda: chat(b, token["key"], body).status_code == 200, 10)
+            # back to normal: a write on A reaches B through Redis again
+            _wait_for(lambda: "Redis is back" in b.log(), 15)
+            api(owner, "PUT", "/api/token/", params={"status_only": "true"}, json={"id": spare["id"], "status": 2})
+            assert _wait_for(lambda: chat(b, spare["key"], body).status_code == 401, 2.0) < 2.0
+        finally:
+            b.stop()
+            a.stop()
