@@ -1223,24 +1223,31 @@ export interface components {
              * Remark
              * @default
              */
-            remark: string;
+            remark: string | null;
             /** User Id */
             user_id: number;
         };
         /** AmountBody */
         AmountBody: {
-            /** Amount */
-            amount: number;
+            /**
+             * Amount
+             * @description whole USD, at most 10000000 (and within the quota's range); the minimum is MinTopUp
+             */
+            amount: number | string;
             /**
              * Payment Method
              * @default
              */
-            payment_method: string;
+            payment_method: string | null;
         };
         /**
          * Body
          * @description Base of request bodies: unknown keys are ignored (One API's UI sends whole rows), and
          *     ``null`` for an optional field means "not given", as in One API (Go's zero value).
+         *
+         *     Types are strict, as Go's JSON decoding into One API's structs is: a number is no text, a
+         *     boolean no number (``"quota": false`` or ``"unlimited_quota": 0`` are refused); a number
+         *     with a zero fraction is an integer (``5.0``), as in JSON Schema.
          */
         Body: Record<string, never>;
         /** ChannelOut */
@@ -1349,26 +1356,32 @@ export interface components {
             base_url: string | null;
             /**
              * Config
+             * @description the type's config fields (GET /api/channel/types): required ones must be set
              * @default null
              */
-            config: string | null;
+            config: Record<string, never> | string | null;
             /**
              * Group
              * @default null
              */
-            group: string | null;
-            /** Key */
+            group: string | string[] | null;
+            /**
+             * Key
+             * @description one key per line, a channel each (at most 1000)
+             */
             key: string;
             /**
              * Model Mapping
              * @default null
              */
-            model_mapping: string | null;
+            model_mapping: {
+                [key: string]: string;
+            } | string | null;
             /**
              * Models
              * @default null
              */
-            models: string | null;
+            models: string | string[] | null;
             /**
              * Name
              * @default null
@@ -1399,8 +1412,11 @@ export interface components {
              * @default null
              */
             system_prompt: string | null;
-            /** Type */
-            type: number;
+            /**
+             * Type
+             * @enum {integer}
+             */
+            type: 1 | 2 | 3 | 5 | 8 | 14 | 20 | 24 | 25 | 28 | 29 | 30 | 31 | 32 | 35 | 36 | 38 | 39 | 40 | 44 | 45 | 49 | 50;
             /**
              * Weight
              * @default null
@@ -1413,7 +1429,7 @@ export interface components {
              * Count
              * @default 1
              */
-            count: number;
+            count: number | null;
             /** Name */
             name: string;
             /** Quota */
@@ -1430,7 +1446,7 @@ export interface components {
              * Models
              * @default null
              */
-            models: string | null;
+            models: string | string[] | null;
             /** Name */
             name: string;
             /**
@@ -1440,6 +1456,7 @@ export interface components {
             remain_quota: number | null;
             /**
              * Subnet
+             * @description IP addresses or CIDR networks the token may be used from, comma-separated; blank: any
              * @default null
              */
             subnet: string | null;
@@ -1455,7 +1472,7 @@ export interface components {
              * Display Name
              * @default
              */
-            display_name: string;
+            display_name: string | null;
             /** Password */
             password: string;
             /** Username */
@@ -1583,6 +1600,10 @@ export interface components {
              * @default null
              */
             username: string | null;
+        } | {
+            id: unknown;
+        } | {
+            username: unknown;
         };
         /**
          * ModelCardOut
@@ -1717,8 +1738,11 @@ export interface components {
         };
         /** PayBody */
         PayBody: {
-            /** Amount */
-            amount: number;
+            /**
+             * Amount
+             * @description whole USD, at most 10000000 (and within the quota's range); the minimum is MinTopUp
+             */
+            amount: number | string;
             /** Payment Method */
             payment_method: string;
         };
@@ -1780,23 +1804,30 @@ export interface components {
             /** User Id */
             user_id: number;
         };
+        /** @description a refusal: message says why (New API's top-up routes: message "error" and data why) */
+        Refusal: {
+            data?: unknown;
+            message: string;
+            /** @constant */
+            success: false;
+        };
         /** RegisterBody */
         RegisterBody: {
             /**
              * Aff Code
              * @default
              */
-            aff_code: string;
+            aff_code: string | null;
             /**
              * Display Name
              * @default
              */
-            display_name: string;
+            display_name: string | null;
             /**
              * Email
              * @default
              */
-            email: string;
+            email: string | null;
             /** Password */
             password: string;
             /** Username */
@@ -1805,7 +1836,7 @@ export interface components {
              * Verification Code
              * @default
              */
-            verification_code: string;
+            verification_code: string | null;
         };
         /** ResetBody */
         ResetBody: {
@@ -1833,12 +1864,12 @@ export interface components {
              * Password
              * @default null
              */
-            password: string | null;
+            password: string | "" | null;
             /**
              * Username
              * @default null
              */
-            username: string | null;
+            username: string | "" | null;
         };
         /**
          * StatusOut
@@ -2005,18 +2036,20 @@ export interface components {
             base_url: string | null;
             /**
              * Config
+             * @description the type's config fields (GET /api/channel/types): required ones must be set
              * @default null
              */
-            config: string | null;
+            config: Record<string, never> | string | null;
             /**
              * Group
              * @default null
              */
-            group: string | null;
+            group: string | string[] | null;
             /** Id */
             id: number;
             /**
              * Key
+             * @description blank or masked: keep the key
              * @default null
              */
             key: string | null;
@@ -2024,12 +2057,14 @@ export interface components {
              * Model Mapping
              * @default null
              */
-            model_mapping: string | null;
+            model_mapping: {
+                [key: string]: string;
+            } | string | null;
             /**
              * Models
              * @default null
              */
-            models: string | null;
+            models: string | string[] | null;
             /**
              * Name
              * @default null
@@ -2064,7 +2099,7 @@ export interface components {
              * Type
              * @default null
              */
-            type: number | null;
+            type: (1 | 2 | 3 | 5 | 8 | 14 | 20 | 24 | 25 | 28 | 29 | 30 | 31 | 32 | 35 | 36 | 38 | 39 | 40 | 44 | 45 | 49 | 50) | null;
             /**
              * Weight
              * @default null
@@ -2104,7 +2139,7 @@ export interface components {
              * Models
              * @default null
              */
-            models: string | null;
+            models: string | string[] | null;
             /**
              * Name
              * @default null
@@ -2122,6 +2157,7 @@ export interface components {
             status: (1 | 2 | 3 | 4) | null;
             /**
              * Subnet
+             * @description IP addresses or CIDR networks the token may be used from, comma-separated; blank: any
              * @default null
              */
             subnet: string | null;
@@ -2245,22 +2281,28 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.channels.list_channels.get": {
         parameters: {
             query?: {
-                /** @description type id */
-                type?: string;
-                /** @description status */
-                status?: string;
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description channel type id */
+                type?: number;
+                /** @description 1 enabled, 2 disabled by hand, 3 disabled automatically */
+                status?: number;
             };
             header?: never;
             path?: never;
@@ -2274,17 +2316,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["ChannelOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2310,12 +2356,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2341,12 +2389,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2368,12 +2418,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2392,24 +2444,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["ModelCardOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.channels.search_channels.get": {
         parameters: {
             query?: {
-                /** @description text */
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description text, or a whole key (root) */
                 keyword?: string;
             };
             header?: never;
@@ -2424,25 +2484,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["ChannelOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.channel_ops.test_all.get": {
         parameters: {
             query?: {
-                /** @description all|disabled */
-                scope?: string;
+                /** @description which channels; blank: all */
+                scope?: "all" | "disabled" | "";
             };
             header?: never;
             path?: never;
@@ -2459,19 +2523,21 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.channel_ops.test.get": {
         parameters: {
             query?: {
-                /** @description model name */
+                /** @description model name; blank: the channel's test model or first */
                 model?: string;
             };
             header?: never;
@@ -2491,12 +2557,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2515,17 +2583,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["ChannelTypeOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2547,12 +2619,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2576,12 +2650,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2602,17 +2678,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["ChannelOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2636,12 +2716,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2654,7 +2736,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["Body"];
             };
@@ -2666,15 +2748,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"];
+                    "application/json": (components["schemas"]["Envelope"] & {
+                        data: {
+                            [key: string]: string;
+                        };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2696,12 +2786,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -2723,32 +2815,38 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.list_logs.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
                 model_name?: string;
                 /** @description exact username */
                 username?: string;
-                /** @description channel id */
-                channel?: string;
+                /** @description channel id; 0 all */
+                channel?: number;
             };
             header?: never;
             path?: never;
@@ -2762,25 +2860,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.delete_logs.delete": {
         parameters: {
-            query?: {
+            query: {
                 /** @description unix seconds */
-                target_timestamp?: string;
+                target_timestamp: number;
             };
             header?: never;
             path?: never;
@@ -2797,18 +2899,25 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.open_holds.get": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2824,18 +2933,25 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.ledger_failures.get": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2851,32 +2967,38 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.search_logs.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
                 model_name?: string;
                 /** @description exact username */
                 username?: string;
-                /** @description channel id */
-                channel?: string;
+                /** @description channel id; 0 all */
+                channel?: number;
                 /** @description text */
                 keyword?: string;
             };
@@ -2892,29 +3014,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.self_logs.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
@@ -2932,29 +3062,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.self_search.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
@@ -2974,29 +3112,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.self_stat.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
@@ -3014,37 +3156,41 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogStatOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.logs.stat.get": {
         parameters: {
             query?: {
-                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test */
-                type?: string;
-                /** @description unix seconds */
-                start_timestamp?: string;
-                /** @description unix seconds */
-                end_timestamp?: string;
+                /** @description log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all */
+                type?: number;
+                /** @description unix seconds; 0 none */
+                start_timestamp?: number;
+                /** @description unix seconds; 0 none */
+                end_timestamp?: number;
                 /** @description exact token name */
                 token_name?: string;
                 /** @description exact model name */
                 model_name?: string;
                 /** @description exact username */
                 username?: string;
-                /** @description channel id */
-                channel?: string;
+                /** @description channel id; 0 all */
+                channel?: number;
             };
             header?: never;
             path?: never;
@@ -3058,23 +3204,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["LogStatOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "midjourney_api.all_tasks.get": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description task id */
+                mj_id?: string;
+                /** @description IMAGINE, UPSCALE, ... */
+                action?: string;
+                /** @description SUCCESS, FAILURE, IN_PROGRESS, ... */
+                status?: string;
+                /** @description seconds or milliseconds; 0 none */
+                start_timestamp?: number;
+                /** @description seconds or milliseconds; 0 none */
+                end_timestamp?: number;
+                /** @description channel id; 0 all */
+                channel_id?: number;
+                /** @description channel id (channel_id wins); 0 all */
+                channel?: number;
+                /** @description user id; 0 all */
+                user_id?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3090,18 +3261,35 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "midjourney_api.own_tasks.get": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description task id */
+                mj_id?: string;
+                /** @description IMAGINE, UPSCALE, ... */
+                action?: string;
+                /** @description SUCCESS, FAILURE, IN_PROGRESS, ... */
+                status?: string;
+                /** @description seconds or milliseconds; 0 none */
+                start_timestamp?: number;
+                /** @description seconds or milliseconds; 0 none */
+                end_timestamp?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3117,12 +3305,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3144,12 +3334,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3171,21 +3363,23 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.verify.email_bind.get": {
         parameters: {
-            query?: {
+            query: {
                 /** @description address */
-                email?: string;
-                /** @description code */
+                email: string;
+                /** @description the code that was mailed */
                 code?: string;
             };
             header?: never;
@@ -3203,22 +3397,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.oauth.github.get": {
         parameters: {
-            query?: {
-                /** @description code */
-                code?: string;
-                /** @description state */
-                state?: string;
+            query: {
+                /** @description the code the provider sent */
+                code: string;
+                /** @description the state /api/oauth/state gave */
+                state: string;
             };
             header?: never;
             path?: never;
@@ -3235,22 +3431,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.oauth_lark.lark.get": {
         parameters: {
-            query?: {
-                /** @description code */
-                code?: string;
-                /** @description state */
-                state?: string;
+            query: {
+                /** @description the code the provider sent */
+                code: string;
+                /** @description the state /api/oauth/state gave */
+                state: string;
             };
             header?: never;
             path?: never;
@@ -3267,22 +3465,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.oauth_oidc.oidc.get": {
         parameters: {
-            query?: {
-                /** @description code */
-                code?: string;
-                /** @description state */
-                state?: string;
+            query: {
+                /** @description the code the provider sent */
+                code: string;
+                /** @description the state /api/oauth/state gave */
+                state: string;
             };
             header?: never;
             path?: never;
@@ -3299,12 +3499,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3326,20 +3528,22 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.oauth_wechat.wechat.get": {
         parameters: {
-            query?: {
-                /** @description code */
-                code?: string;
+            query: {
+                /** @description the code the provider sent */
+                code: string;
             };
             header?: never;
             path?: never;
@@ -3356,20 +3560,22 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.oauth_wechat.wechat_bind.get": {
         parameters: {
-            query?: {
-                /** @description code */
-                code?: string;
+            query: {
+                /** @description the code the provider sent */
+                code: string;
             };
             header?: never;
             path?: never;
@@ -3386,12 +3592,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3413,12 +3621,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3437,17 +3647,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["OptionItemOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3473,12 +3687,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3497,17 +3713,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["OptionSpecOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3529,18 +3749,25 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.redemptions.list_codes.get": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3553,24 +3780,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["RedemptionOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.redemptions.update_code.put": {
         parameters: {
             query?: {
-                /** @description 1 */
+                /** @description any value but blank, 0 or false: change only the status (status then required) */
                 status_only?: string;
             };
             header?: never;
@@ -3592,12 +3823,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3620,23 +3853,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: string[];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.redemptions.search_codes.get": {
         parameters: {
             query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
                 /** @description text */
                 keyword?: string;
             };
@@ -3652,17 +3893,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["RedemptionOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3683,17 +3928,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["RedemptionOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3717,20 +3966,22 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.verify.reset_password.get": {
         parameters: {
-            query?: {
+            query: {
                 /** @description address */
-                email?: string;
+                email: string;
             };
             header?: never;
             path?: never;
@@ -3747,12 +3998,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3771,24 +4024,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["StatusOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.tokens.list_tokens.get": {
         parameters: {
             query?: {
-                /** @description sort key */
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description sort key: remain_quota, used_quota; else id */
                 order?: string;
             };
             header?: never;
@@ -3803,24 +4064,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["TokenOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.tokens.update_token.put": {
         parameters: {
             query?: {
-                /** @description 1 */
+                /** @description any value but blank, 0 or false: change only the status (status then required) */
                 status_only?: string;
             };
             header?: never;
@@ -3842,12 +4107,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3870,23 +4137,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["TokenOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.tokens.search_tokens.get": {
         parameters: {
             query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
                 /** @description text */
                 keyword?: string;
             };
@@ -3902,17 +4177,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["TokenOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3933,17 +4212,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["TokenOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3967,12 +4250,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -3998,24 +4283,30 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.topup.all_orders.get": {
         parameters: {
             query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
                 /** @description trade number */
                 keyword?: string;
-                /** @description id */
-                user_id?: string;
-                /** @description pending|success|failed|expired */
-                status?: string;
+                /** @description the user's id */
+                user_id?: number;
+                /** @description order status; blank: all */
+                status?: "pending" | "success" | "failed" | "expired" | "";
             };
             header?: never;
             path?: never;
@@ -4029,24 +4320,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["OrderOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.users.list_users.get": {
         parameters: {
             query?: {
-                /** @description sort key */
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
+                /** @description sort key: quota, used_quota or request_count; else id */
                 order?: string;
             };
             header?: never;
@@ -4061,17 +4360,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["UserOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4097,12 +4400,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4128,12 +4433,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4155,12 +4462,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4186,12 +4495,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4213,12 +4524,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4240,12 +4553,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4277,11 +4592,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["EpayNotice"];
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description the envelope */
             200: {
@@ -4289,15 +4600,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"];
+                    "text/plain": "success" | "fail";
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4331,7 +4644,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["EpayNotice"];
+                "application/x-www-form-urlencoded": components["schemas"]["EpayNotice"];
             };
         };
         responses: {
@@ -4341,15 +4654,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"];
+                    "text/plain": "success" | "fail";
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4375,12 +4690,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4402,12 +4719,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4433,12 +4752,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4461,19 +4782,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: {
                             [key: string]: string;
                         };
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4499,12 +4824,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4530,21 +4857,27 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.users.search_users.get": {
         parameters: {
             query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
                 /** @description text */
                 keyword?: string;
-                /** @description group */
+                /** @description exact group */
                 group?: string;
             };
             header?: never;
@@ -4559,17 +4892,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["UserOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4588,17 +4925,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["UserOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4624,12 +4965,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4651,12 +4994,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4665,7 +5010,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                binding_type: string;
+                /** @description the binding */
+                binding_type: "github" | "wechat" | "lark" | "oidc" | "email";
             };
             cookie?: never;
         };
@@ -4680,12 +5026,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4707,12 +5055,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4738,12 +5088,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4762,27 +5114,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["TopUpInfoOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.topup.own_orders.get": {
         parameters: {
             query?: {
+                /** @description page, 0-based */
+                p?: number;
+                /** @description rows per page (default 10) */
+                page_size?: number;
                 /** @description trade number */
                 keyword?: string;
-                /** @description pending|success|failed|expired */
-                status?: string;
+                /** @description order status; blank: all */
+                status?: "pending" | "success" | "failed" | "expired" | "";
             };
             header?: never;
             path?: never;
@@ -4796,17 +5156,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["OrderOut"][];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4827,17 +5191,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope"] & {
+                    "application/json": (components["schemas"]["Envelope"] & {
                         data: components["schemas"]["UserOut"];
-                    };
+                        /** @constant */
+                        success: true;
+                    }) | components["schemas"]["Refusal"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4861,12 +5229,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4876,7 +5246,8 @@ export interface operations {
             header?: never;
             path: {
                 user_id: number;
-                binding_type: string;
+                /** @description the binding */
+                binding_type: "github" | "wechat" | "lark" | "oidc" | "email";
             };
             cookie?: never;
         };
@@ -4891,20 +5262,22 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
     "api.verify.verification.get": {
         parameters: {
-            query?: {
+            query: {
                 /** @description address */
-                email?: string;
+                email: string;
             };
             header?: never;
             path?: never;
@@ -4921,12 +5294,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4950,12 +5325,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -4979,12 +5356,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -5008,12 +5387,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -5037,12 +5418,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };
@@ -5066,12 +5449,14 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
-            /** @description refused: success is false and message says why */
+            /** @description refused: success is false and message says why (401: no credentials; 404: no such route; 429: rate limited) */
             "4XX": {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Refusal"];
+                };
             };
         };
     };

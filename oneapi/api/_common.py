@@ -58,11 +58,36 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Quota = Annotated[int, Field(ge=0, le=MAX_QUOTA)]
 
 
+def _optional_is_nullable(schema: dict[str, Any]) -> None:
+    """In the JSON schema of a body, an optional field also takes ``null`` (not given)."""
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        branches = prop.get("anyOf", [prop])
+        if name in required or any(b.get("type") == "null" for b in branches):
+            continue
+        notes = {k: prop.pop(k) for k in ("title", "description", "default") if k in prop}
+        schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], **notes}
+
+
 class Body(BaseModel):
     """Base of request bodies: unknown keys are ignored (One API's UI sends whole rows), and
-    ``null`` for an optional field means "not given", as in One API (Go's zero value)."""
+    ``null`` for an optional field means "not given", as in One API (Go's zero value).
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    Types are strict, as Go's JSON decoding into One API's structs is: a number is no text, a
+    boolean no number (``"quota": false`` or ``"unlimited_quota": 0`` are refused); a number
+    with a zero fraction is an integer (``5.0``), as in JSON Schema."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=False,
+        strict=True,
+        json_schema_extra=lambda schema, model: model.refine_json_schema(schema),
+    )
+
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        """Add to the body's JSON schema what its validators enforce (override, call super)."""
+        _optional_is_nullable(schema)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,7 +96,7 @@ class Body(BaseModel):
             return data
         fields = cls.model_fields
         return {
-            key: value
+            key: int(value) if isinstance(value, float) and value.is_integer() else value
             for key, value in data.items()
             if value is not None or key not in fields or fields[key].is_required()
         }
@@ -106,14 +131,18 @@ def now() -> int:
 def doc(
     summary: str = "",
     body: type[BaseModel] | None = None,
-    query: dict[str, str] | None = None,
+    query: dict[str, Any] | None = None,
     response: Any = None,
+    path: dict[str, Any] | None = None,
 ) -> Callable[[F], F]:
-    """Describe a view for /api/openapi.json: summary, JSON body model, query parameters, and
-    the type of ``data`` in the answer (a model of ``schemas``, or e.g. ``list[Model]``)."""
+    """Describe a view for /api/openapi.json: summary, JSON body model, query parameters (a
+    description, or ``openapi.query_int``/``query_text``/``query_enum`` with the constraints
+    the view enforces), the type of ``data`` in the answer (a model of ``schemas``, or e.g.
+    ``list[Model]``), and path parameters that are more than the route says (same helpers)."""
 
     def decorate(view: F) -> F:
-        api_doc = {"summary": summary, "body": body, "query": query or {}, "response": response}
+        api_doc = {"summary": summary, "body": body, "query": query or {}, "response": response,
+                   "path": path or {}}
         view.api_doc = api_doc  # type: ignore[attr-defined]
         return view
 
@@ -143,9 +172,17 @@ def _check_tree(value: Any, where: str) -> None:
             _check_tree(item, f"{where}[{index}]")
 
 
+def _single_arg(name: str) -> str:
+    """A query parameter given at most once (which of several would be meant is a guess)."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ApiError(f"query parameter {name} must be given once")
+    return values[0] if values else ""
+
+
 def int_arg(name: str, default: int | None = None, low: int = 0, high: int = 2**62) -> int | None:
     """An integer query parameter within [low, high]; ApiError naming it otherwise."""
-    raw = request.args.get(name, "").strip()
+    raw = _single_arg(name).strip()
     if raw == "":
         return default
     try:
@@ -159,7 +196,7 @@ def int_arg(name: str, default: int | None = None, low: int = 0, high: int = 2**
 
 def str_arg(name: str, max_length: int = 191) -> str:
     """A text query parameter, stripped, at most ``max_length`` characters."""
-    value = check_text(request.args.get(name, "").strip(), f"query parameter {name}")
+    value = check_text(_single_arg(name).strip(), f"query parameter {name}")
     if len(value) > max_length:
         raise ApiError(f"query parameter {name} must be at most {max_length} characters")
     return value

@@ -15,6 +15,7 @@ from ..gateway import Gateway
 from ..relay.context import RelayError
 from ._common import ApiError, doc, gateway, now, ok, path_id, require_role, str_arg
 from .accounts import record_log
+from .openapi import query_enum, query_text
 
 __all__ = ["blueprint", "test_all_channels", "test_one_channel", "update_balance"]
 
@@ -108,7 +109,10 @@ def blueprint() -> Blueprint:
 
     @bp.get("/channel/test/<int:channel_id>")
     @require_role(models.ROLE_ADMIN)
-    @doc("Send a test request through the channel (?model=)", query={"model": "model name"})
+    @doc(
+        "Send a test request through the channel (?model=)",
+        query={"model": query_text("model name; blank: the channel's test model or first")},
+    )
     async def test(channel_id: int) -> ResponseReturnValue:
         gw = gateway()
         channel = await _channel(channel_id)
@@ -125,7 +129,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Test every channel in the background (?scope=all|disabled)",
-        query={"scope": "all|disabled"},
+        query={"scope": query_enum("which channels; blank: all", "all", "disabled")},
     )
     async def test_all() -> ResponseReturnValue:
         gw = gateway()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
-from quart import Blueprint
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from quart import Blueprint, has_app_context, request
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
 
@@ -36,8 +36,9 @@ from ._common import (
     str_arg,
 )
 from .accounts import record_log
+from .openapi import PAGE, query_int, query_text
 from .schemas import ChannelOut, ChannelTypeOut, ModelCardOut
-from .tokens import CommaList
+from .tokens import CommaList, comma_list, comma_list_schema
 
 __all__ = ["blueprint", "channel_dict", "mask_key", "save_channel"]
 
@@ -63,7 +64,34 @@ def _json_object(value: str, name: str) -> str:
     return value
 
 
-JsonText = Annotated[str, BeforeValidator(_json_text)]
+def _first(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an optional field's schema (the field's own if required)."""
+    return prop["anyOf"][0] if "anyOf" in prop else prop
+
+
+def _json_text_schema(max_length: int, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON object, or its text (blank: none); ``values``: the schema of its values."""
+    obj: dict[str, Any] = {"type": "object"}
+    if values is not None:
+        obj["additionalProperties"] = values
+    text = {"type": "string", "maxLength": max_length, "contentMediaType": "application/json",
+            "contentSchema": obj}
+    return {"anyOf": [obj, text]}
+
+
+Groups = Annotated[
+    str, BeforeValidator(comma_list), Field(max_length=32), WithJsonSchema(comma_list_schema(32))
+]
+#: model_mapping: {"asked model": "model sent upstream"}; config: the type's config fields.
+ModelMapping = Annotated[
+    str,
+    BeforeValidator(_json_text),
+    Field(max_length=1024),
+    WithJsonSchema(_json_text_schema(1024, {"type": "string"})),
+]
+ConfigText = Annotated[
+    str, BeforeValidator(_json_text), Field(max_length=65535), WithJsonSchema(_json_text_schema(65535))
+]
 Priority = Annotated[int, Field(ge=-(2**53), le=2**53)]
 
 
@@ -74,14 +102,26 @@ class ChannelFields(Body):
     base_url: str | None = Field(None, max_length=255)
     other: str | None = Field(None, max_length=4096)
     models: CommaList | None = None
-    group: CommaList | None = Field(None, max_length=32)
-    model_mapping: JsonText | None = Field(None, max_length=1024)
+    group: Groups | None = None
+    model_mapping: ModelMapping | None = None
     priority: Priority | None = None
     weight: int | None = Field(None, ge=0, le=2**31 - 1)
-    config: JsonText | None = Field(None, max_length=65535)
+    config: ConfigText | None = None
     system_prompt: str | None = Field(None, max_length=65535)
     openai_organization: str | None = Field(None, max_length=191)
     status: Literal[1, 2, 3] | None = None
+
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        super().refine_json_schema(schema)
+        props = schema["properties"]
+        _first(props["base_url"])["pattern"] = "^(https?://|$)"
+        props["key"]["description"] = "blank or masked: keep the key"
+        props["config"]["description"] = (
+            "the type's config fields (GET /api/channel/types): required ones must be set"
+        )
+        if has_app_context():  # the types the loaded plugins provide
+            _first(props["type"])["enum"] = sorted(gateway().registry.channel_types)
 
     @field_validator("model_mapping")
     @classmethod
@@ -109,6 +149,13 @@ class ChannelFields(Body):
 class CreateChannelBody(ChannelFields):
     type: int = Field(ge=0, le=10_000)
     key: str = Field(min_length=1, max_length=65535)
+
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        super().refine_json_schema(schema)
+        key = schema["properties"]["key"]
+        key["description"] = "one key per line, a channel each (at most 1000)"
+        key["pattern"] = r"\S"
 
 
 class UpdateChannelBody(ChannelFields):
@@ -212,7 +259,11 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "List channels (keys masked)",
-        query={"type": "type id", "status": "status"},
+        query={
+            **PAGE,
+            "type": query_int("channel type id", 0, 10_000),
+            "status": query_int("1 enabled, 2 disabled by hand, 3 disabled automatically", 0, 3),
+        },
         response=list[ChannelOut],
     )
     async def list_channels() -> ResponseReturnValue:
@@ -227,11 +278,11 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Search channels by id, name or group (root: also by exact key)",
-        query={"keyword": "text"},
+        query={**PAGE, "keyword": query_text("text, or a whole key (root)", 4096)},
         response=list[ChannelOut],
     )
     async def search_channels() -> ResponseReturnValue:
-        keyword = str_arg("keyword", 65535)
+        keyword = str_arg("keyword", 4096)  # the request's head is at most 16 KiB
         query = models.Channel.all()
         if keyword:
             match = Q(name__icontains=keyword) | Q(group__icontains=keyword)
@@ -252,8 +303,11 @@ def blueprint() -> Blueprint:
 
     @bp.post("/channel/<int:channel_id>/key")
     @require_role(models.ROLE_ROOT)
-    @doc("Reveal a channel's key (root only; written to the management log)", Body)
+    @doc("Reveal a channel's key (root only; written to the management log)", Body,
+         response=dict[str, str])
     async def reveal_key(channel_id: int) -> ResponseReturnValue:
+        if await request.get_data():  # none needed; one sent is a JSON object, as everywhere
+            await parse_body(Body)
         channel = await _get(channel_id)
         user = await current_user()
         await record_log(user.id, models.LOG_MANAGE, f"revealed the key of channel {channel.id} "

@@ -26,19 +26,25 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .openapi import PAGE, query_int, query_text
 from .schemas import LogOut, LogStatOut
 
 __all__ = ["blueprint", "log_dict"]
 
-_FILTERS = {
-    "type": "log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test",
-    "start_timestamp": "unix seconds",
-    "end_timestamp": "unix seconds",
-    "token_name": "exact token name",
-    "model_name": "exact model name",
-}
-_ADMIN_FILTERS = {**_FILTERS, "username": "exact username", "channel": "channel id"}
 _TS_MAX = 2**40
+_FILTERS = {
+    "type": query_int("log type: 1 topup, 2 consume, 3 manage, 4 system, 5 test; 0 all", 0, 5),
+    "start_timestamp": query_int("unix seconds; 0 none", 0, _TS_MAX),
+    "end_timestamp": query_int("unix seconds; 0 none", 0, _TS_MAX),
+    "token_name": query_text("exact token name"),
+    "model_name": query_text("exact model name"),
+}
+_ADMIN_FILTERS = {
+    **_FILTERS,
+    "username": query_text("exact username"),
+    "channel": query_int("channel id; 0 all", 0, MAX_ID),
+}
+_KEYWORD = {"keyword": query_text("text")}
 
 
 def log_dict(row: models.Log, admin: bool) -> dict[str, Any]:
@@ -166,7 +172,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/log/")
     @require_role(models.ROLE_ADMIN)
-    @doc("All logs, filtered", query=_ADMIN_FILTERS, response=list[LogOut])
+    @doc("All logs, filtered", query={**PAGE, **_ADMIN_FILTERS}, response=list[LogOut])
     async def list_logs() -> ResponseReturnValue:
         return await _page(_filtered(True, None), True)
 
@@ -174,7 +180,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Search all logs by keyword (and filters)",
-        query={**_ADMIN_FILTERS, "keyword": "text"},
+        query={**PAGE, **_ADMIN_FILTERS, **_KEYWORD},
         response=list[LogOut],
     )
     async def search_logs() -> ResponseReturnValue:
@@ -194,7 +200,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Delete logs older than target_timestamp; returns how many",
-        query={"target_timestamp": "unix seconds"},
+        query={"target_timestamp": query_int("unix seconds", 1, _TS_MAX, required=True)},
     )
     async def delete_logs() -> ResponseReturnValue:
         target = int_arg("target_timestamp", None, 1, _TS_MAX)
@@ -205,19 +211,25 @@ def blueprint() -> Blueprint:
 
     @bp.get("/log/ledger_failures")
     @require_role(models.ROLE_ADMIN)
-    @doc("Ledger writes the database refused (their holds were given back), newest first")
+    @doc(
+        "Ledger writes the database refused (their holds were given back), newest first",
+        query=PAGE,
+    )
     async def ledger_failures() -> ResponseReturnValue:
         return await page_of(models.LedgerFailure.all(), _failure_dict, "-id")
 
     @bp.get("/log/holds")
     @require_role(models.ROLE_ADMIN)
-    @doc("Quota held for requests in flight (or left by a stopped node, until the reconciler runs)")
+    @doc(
+        "Quota held for requests in flight (or left by a stopped node, until the reconciler runs)",
+        query=PAGE,
+    )
     async def open_holds() -> ResponseReturnValue:
         return await page_of(models.QuotaHold.all(), _hold_dict, "created_at")
 
     @bp.get("/log/self")
     @require_role(models.ROLE_USER)
-    @doc("Own logs, filtered", query=_FILTERS, response=list[LogOut])
+    @doc("Own logs, filtered", query={**PAGE, **_FILTERS}, response=list[LogOut])
     async def self_logs() -> ResponseReturnValue:
         user = await current_user()
         return await _page(_filtered(False, user.id), False)
@@ -226,7 +238,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Search own logs by keyword",
-        query={**_FILTERS, "keyword": "text"},
+        query={**PAGE, **_FILTERS, **_KEYWORD},
         response=list[LogOut],
     )
     async def self_search() -> ResponseReturnValue:

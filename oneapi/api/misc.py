@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 from quart import Blueprint
 from quart.typing import ResponseReturnValue
@@ -31,6 +33,11 @@ class AdminTopUpBody(Body):
     user_id: Id
     quota: int = Field(ge=-MAX_QUOTA, le=MAX_QUOTA)
     remark: str = Field("", max_length=255)
+
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        super().refine_json_schema(schema)
+        schema["properties"]["quota"]["not"] = {"const": 0}
 
     @field_validator("quota")
     @classmethod

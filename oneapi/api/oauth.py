@@ -17,7 +17,7 @@ from quart.typing import ResponseReturnValue
 from ..auth import random_key
 from ..gateway import Gateway
 from ._common import ApiError, doc, gateway, ok
-from .oauth_accounts import check_state, code_arg, finish
+from .oauth_accounts import CODE_STATE, check_state, code_arg, finish
 from .ratelimit import critical
 
 __all__ = ["blueprint"]
@@ -71,7 +71,7 @@ def blueprint() -> Blueprint:
     @critical
     @doc(
         "Finish GitHub login: log in, register, or (signed in) bind",
-        query={"code": "code", "state": "state"},
+        query=CODE_STATE,
     )
     async def github() -> ResponseReturnValue:
         gw = gateway()

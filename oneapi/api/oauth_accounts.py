@@ -39,9 +39,12 @@ from ._common import (
     str_arg,
 )
 from .accounts import create_user, record_log
+from .openapi import query_enum, query_text
 
 __all__ = [
     "BINDINGS",
+    "CODE",
+    "CODE_STATE",
     "blueprint",
     "check_state",
     "code_arg",
@@ -60,6 +63,10 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "oidc": ("oidc_id", "OIDC"),
     "email": ("email", "email"),
 }
+#: The query of a provider's redirect back: ``code`` (``code_arg``) and ``state`` (``check_state``).
+CODE = {"code": query_text("the code the provider sent", 512, required=True)}
+CODE_STATE = {**CODE, "state": query_text("the state /api/oauth/state gave", 64, required=True)}
+_BINDING = {"binding_type": query_enum("the binding", *BINDINGS, blank=False)}
 #: The columns a user can sign in with besides a password.
 _LOGIN_COLUMNS = ("github_id", "wechat_id", "lark_id", "oidc_id")
 
@@ -229,7 +236,8 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Unbind one of your sign-in accounts (github, wechat, lark, oidc) or your email; "
-        "refused when nothing else would let you sign in (set a password first)"
+        "refused when nothing else would let you sign in (set a password first)",
+        path=_BINDING,
     )
     async def unbind_self(binding_type: str) -> ResponseReturnValue:
         gw = gateway()
@@ -247,7 +255,8 @@ def blueprint() -> Blueprint:
     @bp.delete("/user/<int:user_id>/bindings/<binding_type>")
     @require_role(models.ROLE_ADMIN)
     @doc(
-        "Clear a user's binding (New API's AdminClearUserBinding): github, wechat, lark, oidc, email"
+        "Clear a user's binding (New API's AdminClearUserBinding): github, wechat, lark, oidc, email",
+        path=_BINDING,
     )
     async def unbind_user(user_id: int, binding_type: str) -> ResponseReturnValue:
         gw = gateway()

@@ -19,6 +19,7 @@ from quart.typing import ResponseReturnValue
 from ..gateway import Gateway
 from ._common import ApiError, doc, gateway
 from .oauth_accounts import (
+    CODE_STATE,
     check_state,
     code_arg,
     finish,
@@ -76,7 +77,7 @@ def blueprint() -> Blueprint:
     @critical
     @doc(
         "Finish Lark (Feishu) login: log in, register, or (signed in) bind",
-        query={"code": "code", "state": "state"},
+        query=CODE_STATE,
     )
     async def lark() -> ResponseReturnValue:
         gw = gateway()

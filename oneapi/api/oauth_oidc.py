@@ -21,6 +21,7 @@ from ..gateway import Gateway
 from ..options import validate_url
 from ._common import ApiError, doc, gateway
 from .oauth_accounts import (
+    CODE_STATE,
     check_state,
     code_arg,
     finish,
@@ -126,7 +127,7 @@ def blueprint() -> Blueprint:
     @critical
     @doc(
         "Finish OIDC login: log in, register, or (signed in) bind",
-        query={"code": "code", "state": "state"},
+        query=CODE_STATE,
     )
     async def oidc() -> ResponseReturnValue:
         gw = gateway()

@@ -16,7 +16,7 @@ from quart.typing import ResponseReturnValue
 from .. import models
 from ..gateway import Gateway
 from ._common import ApiError, doc, gateway, require_role
-from .oauth_accounts import bind, code_arg, provider_detail, provider_json, sign_in
+from .oauth_accounts import CODE, bind, code_arg, provider_detail, provider_json, sign_in
 from .ratelimit import critical
 
 __all__ = ["blueprint"]
@@ -63,7 +63,7 @@ def blueprint() -> Blueprint:
     @critical
     @doc(
         "Log in (or register) with the code the WeChat official account sent",
-        query={"code": "code"},
+        query=CODE,
     )
     async def wechat() -> ResponseReturnValue:
         gw = gateway()
@@ -78,7 +78,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Bind WeChat to the signed-in user with the code the official account sent",
-        query={"code": "code"},
+        query=CODE,
     )
     async def wechat_bind() -> ResponseReturnValue:
         gw = gateway()

@@ -29,6 +29,7 @@ from ._common import (
     str_arg,
 )
 from .accounts import record_log
+from .openapi import PAGE, query_text
 from .schemas import RedemptionOut
 
 __all__ = ["blueprint", "redeem"]
@@ -100,7 +101,7 @@ def blueprint() -> Blueprint:
 
     @bp.get("/redemption/")
     @require_role(models.ROLE_ADMIN)
-    @doc("List redemption codes", response=list[RedemptionOut])
+    @doc("List redemption codes", query=PAGE, response=list[RedemptionOut])
     async def list_codes() -> ResponseReturnValue:
         return await page_of(models.Redemption.all(), redemption_dict, "-id")
 
@@ -108,7 +109,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Search redemption codes by id, name or key",
-        query={"keyword": "text"},
+        query={**PAGE, "keyword": query_text("text")},
         response=list[RedemptionOut],
     )
     async def search_codes() -> ResponseReturnValue:
@@ -156,7 +157,10 @@ def blueprint() -> Blueprint:
     @doc(
         "Update name/quota, or ?status_only=1 to enable/disable",
         UpdateRedemptionBody,
-        {"status_only": "1"},
+        {
+            "status_only": "any value but blank, 0 or false: change only the status (status "
+            "then required)"
+        },
     )
     async def update_code() -> ResponseReturnValue:
         body = await parse_body(UpdateRedemptionBody)

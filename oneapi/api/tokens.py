@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
@@ -29,21 +29,31 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .openapi import PAGE, query_text
 from .schemas import TokenOut
 
-__all__ = ["blueprint", "token_dict"]
+__all__ = ["CommaList", "blueprint", "comma_list", "comma_list_schema", "token_dict"]
 
 _ORDERS = {"remain_quota": "-remain_quota", "used_quota": "-used_quota"}
 
 
-def _comma_list(value: Any) -> Any:
+def comma_list(value: Any) -> Any:
     """Models may come as a list or as One API's comma string."""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(v.strip() for v in value if v.strip())
     return value
 
 
-CommaList = Annotated[str, BeforeValidator(_comma_list), Field(max_length=65535)]
+def comma_list_schema(max_length: int) -> dict[str, Any]:
+    """A comma-separated text, or a list of its items (joined, then at most ``max_length``)."""
+    items = {"type": "array", "items": {"type": "string"},
+             "description": f"joined with commas: at most {max_length} characters"}
+    return {"anyOf": [{"type": "string", "maxLength": max_length}, items]}
+
+
+CommaList = Annotated[
+    str, BeforeValidator(comma_list), Field(max_length=65535), WithJsonSchema(comma_list_schema(65535))
+]
 ExpiredTime = Annotated[int, Field(ge=-1, le=MAX_QUOTA)]
 
 
@@ -54,6 +64,16 @@ class TokenFields(Body):
     expired_time: ExpiredTime | None = None
     models: CommaList | None = None
     subnet: str | None = Field(None, max_length=255)
+
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        super().refine_json_schema(schema)
+        props = schema["properties"]
+        props["expired_time"]["anyOf"][0]["not"] = {"const": 0}
+        props["subnet"]["anyOf"][0]["format"] = "ip-networks"
+        props["subnet"]["description"] = (
+            "IP addresses or CIDR networks the token may be used from, comma-separated; blank: any"
+        )
 
     @field_validator("subnet")
     @classmethod
@@ -128,7 +148,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Own tokens (?order=remain_quota|used_quota)",
-        query={"order": "sort key"},
+        query={**PAGE, "order": query_text("sort key: remain_quota, used_quota; else id", 32)},
         response=list[TokenOut],
     )
     async def list_tokens() -> ResponseReturnValue:
@@ -139,7 +159,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/token/search")
     @require_role(models.ROLE_USER)
-    @doc("Search own tokens by name or key", query={"keyword": "text"}, response=list[TokenOut])
+    @doc(
+        "Search own tokens by name or key",
+        query={**PAGE, "keyword": query_text("text")},
+        response=list[TokenOut],
+    )
     async def search_tokens() -> ResponseReturnValue:
         user = await current_user()
         keyword = str_arg("keyword")
@@ -186,7 +210,10 @@ def blueprint() -> Blueprint:
     @doc(
         "Update an own token; ?status_only=1 changes only its status",
         UpdateTokenBody,
-        {"status_only": "1"},
+        {
+            "status_only": "any value but blank, 0 or false: change only the status (status "
+            "then required)"
+        },
     )
     async def update_token() -> ResponseReturnValue:
         body = await parse_body(UpdateTokenBody)

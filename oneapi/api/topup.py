@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from quart import Blueprint, jsonify, request
 from quart.typing import ResponseReturnValue
 from tortoise.expressions import Q
@@ -29,11 +29,13 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .openapi import PAGE, query_enum, query_int, query_text
 from .schemas import OrderOut, TopUpInfoOut
 
 __all__ = ["blueprint"]
 
 ORDER_STATUSES = ("pending", "success", "failed", "expired")
+_STATUS = query_enum("order status; blank: all", *ORDER_STATUSES)
 _WHOLE = re.compile(r"-?[0-9]{1,20}")
 
 
@@ -46,12 +48,27 @@ def _whole_number(value: Any) -> Any:
         if not _WHOLE.fullmatch(text):
             raise ValueError("must be a whole number of USD")
         return int(text)
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("must be a whole number of USD")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number of USD")
+        return int(value)
     return value
 
 
-Amount = Annotated[int, BeforeValidator(_whole_number)]
+Amount = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    WithJsonSchema(  # the bounds are payments.quote's
+        {
+            "anyOf": [
+                {"type": "integer", "maximum": payments.MAX_TOPUP_USD},
+                {"type": "string", "pattern": r"^\s*(-?[0-9]{1,7}|10000000)\s*$"},
+            ],
+            "description": "whole USD, at most 10000000 (and within the quota's range); the "
+            "minimum is MinTopUp",
+        }
+    ),
+]
 
 
 class AmountBody(Body):
@@ -179,7 +196,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Your own top-up orders, newest first",
-        query={"keyword": "trade number", "status": "pending|success|failed|expired"},
+        query={**PAGE, "keyword": query_text("trade number", 64), "status": _STATUS},
         response=list[OrderOut],
     )
     async def own_orders() -> ResponseReturnValue:
@@ -194,9 +211,10 @@ def blueprint() -> Blueprint:
     @doc(
         "Every top-up order, newest first",
         query={
-            "keyword": "trade number",
-            "user_id": "id",
-            "status": "pending|success|failed|expired",
+            **PAGE,
+            "keyword": query_text("trade number", 64),
+            "user_id": query_int("the user's id", 1, MAX_ID),
+            "status": _STATUS,
         },
         response=list[OrderOut],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 from quart import Blueprint, session
@@ -55,9 +55,9 @@ def _empty_is_not_given(value: object) -> object:
 class SelfUpdateBody(Body):
     """One API's profile form sends every field; an empty password or username means "keep"."""
 
-    username: Annotated[Username | None, BeforeValidator(_empty_is_not_given)] = None
+    username: Annotated[Username | Literal[""] | None, BeforeValidator(_empty_is_not_given)] = None
     display_name: DisplayName | None = None
-    password: Annotated[Password | None, BeforeValidator(_empty_is_not_given)] = None
+    password: Annotated[Password | Literal[""] | None, BeforeValidator(_empty_is_not_given)] = None
     original_password: str | None = Field(None, max_length=191)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from quart import Blueprint
@@ -29,6 +29,7 @@ from ._common import (
     user_dict,
 )
 from .accounts import DisplayName, Password, Username, create_user, soft_delete_user
+from .openapi import PAGE, query_text
 from .schemas import UserOut
 
 __all__ = ["blueprint"]
@@ -59,6 +60,14 @@ class ManageBody(Body):
     username: str | None = Field(None, min_length=1, max_length=191)
     action: Literal["disable", "enable", "delete", "promote", "demote"]
 
+    @classmethod
+    def refine_json_schema(cls, schema: dict[str, Any]) -> None:
+        super().refine_json_schema(schema)
+        schema["anyOf"] = [  # one of them given, and not null
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+            for name in ("id", "username")
+        ]
+
     @model_validator(mode="after")
     def _target(self) -> ManageBody:
         if self.id is None and self.username is None:
@@ -84,7 +93,10 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "List users (?order=quota|used_quota|request_count)",
-        query={"order": "sort key"},
+        query={
+            **PAGE,
+            "order": query_text("sort key: quota, used_quota or request_count; else id", 32),
+        },
         response=list[UserOut],
     )
     async def list_users() -> ResponseReturnValue:
@@ -96,7 +108,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_ADMIN)
     @doc(
         "Search users by id, username, display name or email",
-        query={"keyword": "text", "group": "group"},
+        query={**PAGE, "keyword": query_text("text"), "group": query_text("exact group", 32)},
         response=list[UserOut],
     )
     async def search_users() -> ResponseReturnValue:

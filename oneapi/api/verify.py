@@ -40,6 +40,7 @@ from ._common import (
     require_role,
     str_arg,
 )
+from .openapi import query_text
 from .ratelimit import critical
 
 __all__ = ["blueprint", "send_email", "turnstile", "verify_code"]
@@ -48,8 +49,10 @@ log = logging.getLogger("oneapi.api")
 
 CODE_TTL = 600.0
 MAX_GUESSES = 5
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
+# Python's \s and JavaScript's (the pattern in /api/openapi.json) differ: both are excluded.
+_EMAIL = re.compile(r"^[^@\s\x1c-\x1f\x85\ufeff]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,}$")
 TURNSTILE_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+_EMAIL_QUERY = {"email": query_text("address", 50, required=True, pattern=_EMAIL.pattern)}
 
 
 def _code_key(purpose: str, key: str) -> str:
@@ -170,7 +173,7 @@ def blueprint() -> Blueprint:
     @bp.get("/verification")
     @critical
     @turnstile
-    @doc("Email a verification code (registration, binding)", query={"email": "address"})
+    @doc("Email a verification code (registration, binding)", query=_EMAIL_QUERY)
     async def verification() -> ResponseReturnValue:
         gw = gateway()
         email = check_email(gw, str_arg("email", 50))
@@ -188,7 +191,7 @@ def blueprint() -> Blueprint:
     @bp.get("/reset_password")
     @critical
     @turnstile
-    @doc("Email a password reset link", query={"email": "address"})
+    @doc("Email a password reset link", query=_EMAIL_QUERY)
     async def reset_password() -> ResponseReturnValue:
         gw = gateway()
         email = str_arg("email", 50)
@@ -234,7 +237,7 @@ def blueprint() -> Blueprint:
     @require_role(models.ROLE_USER)
     @doc(
         "Bind an email address with its verification code",
-        query={"email": "address", "code": "code"},
+        query={**_EMAIL_QUERY, "code": query_text("the code that was mailed", 32)},
     )
     async def email_bind() -> ResponseReturnValue:
         gw = gateway()

@@ -52,7 +52,8 @@ def _properties(doc: dict[str, Any], op: dict[str, Any]) -> list[str]:
     body = op.get("requestBody")
     if not body:
         return ["id", "key", "name"]
-    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    schema = next(iter(body["content"].values()))["schema"]  # JSON, or a payment callback's form
+    ref = schema["$ref"].rsplit("/", 1)[1]
     return list(doc["components"]["schemas"][ref].get("properties", {}))
 
 

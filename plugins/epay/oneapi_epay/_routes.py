@@ -44,7 +44,9 @@ _DOC = {
     "summary": "EPay notify (provider → gateway): signed parameters by GET query or POST form; "
     "answers the text success (credited, now or before) or fail",
     "body": EpayNotice,
+    "body_media_type": "application/x-www-form-urlencoded",
     "query": {name: "EPay notify parameter (GET)" for name in EpayNotice.model_fields},
+    "response_text": ["success", "fail"],
 }
 
 
