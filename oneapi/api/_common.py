@@ -41,6 +41,7 @@ __all__ = [
     "parse_body",
     "path_id",
     "require_role",
+    "signed_in",
     "signed_in_user",
     "str_arg",
     "user_dict",
@@ -269,6 +270,16 @@ def login_session(user: models.User) -> None:
     session["epoch"] = user.session_epoch or ""
     session["login_at"] = now()
     session.permanent = True
+
+
+def signed_in(user: models.User) -> ResponseReturnValue:
+    """Start ``user``'s web session (refused for a disabled user) and answer as One API's
+    login does: who is signed in."""
+    if user.status != models.USER_ENABLED:
+        raise ApiError("this user is disabled")
+    login_session(user)
+    return ok({"id": user.id, "username": user.username, "display_name": user.display_name,
+               "role": user.role, "status": user.status, "group": user.group})
 
 
 async def end_sessions(user: models.User, *, access_token: bool = False) -> None:

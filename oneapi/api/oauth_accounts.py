@@ -31,11 +31,11 @@ from ._common import (
     current_user,
     doc,
     gateway,
-    login_session,
     ok,
     outranks,
     path_id,
     require_role,
+    signed_in,
     str_arg,
 )
 from .accounts import create_user, record_log
@@ -172,19 +172,7 @@ async def sign_in(
             email=email,
             bindings={column: account_id},
         )
-    if user.status != models.USER_ENABLED:
-        raise ApiError("this user is disabled")
-    login_session(user)
-    return ok(
-        {
-            "id": user.id,
-            "username": user.username,
-            "display_name": user.display_name,
-            "role": user.role,
-            "status": user.status,
-            "group": user.group,
-        }
-    )
+    return signed_in(user)
 
 
 async def bind(gw: Gateway, column: str, account_id: str, label: str) -> ResponseReturnValue:

@@ -22,6 +22,7 @@ from ._common import (
     ok,
     parse_body,
     require_role,
+    signed_in,
     signed_in_user,
     user_dict,
 )
@@ -85,19 +86,7 @@ def blueprint() -> Blueprint:
             await login_failed(gw, body.username)
             raise ApiError("wrong username or password")
         await login_succeeded(gw, body.username)
-        if user.status != models.USER_ENABLED:
-            raise ApiError("this user is disabled")
-        login_session(user)
-        return ok(
-            {
-                "id": user.id,
-                "username": user.username,
-                "display_name": user.display_name,
-                "role": user.role,
-                "status": user.status,
-                "group": user.group,
-            }
-        )
+        return signed_in(user)
 
     @bp.get("/user/logout")
     @doc("End the web session")
