@@ -1,7 +1,7 @@
 """Fetching URLs that clients put in requests (``image_url`` parts): public addresses only.
 
 The gateway fetches a client's image URL to count its tokens (when the upstream reported no
-usage) and, for Gemini channels, to inline it. Such a URL must never reach into the gateway's
+usage) and, for plugins that send images inline, to inline it. Such a URL must never reach into the gateway's
 own network, so a fetch connects only to public addresses: never to private, loopback,
 link-local, multicast, reserved, unspecified or shared (CGNAT) ones, nor to a cloud metadata
 address. A host name is checked after DNS resolution, by the resolver of the very connection

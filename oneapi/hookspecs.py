@@ -99,5 +99,11 @@ def quota_consumed(ctx: RelayContext, quota: int) -> Any:
 
 
 @hookspec
+def extend_status(services: Services) -> dict[str, Any]:
+    """Keys this plugin adds to /api/status (feature flags front-ends read there, such as
+    New API's ``enable_drawing``); they override the core's defaults of those keys."""
+
+
+@hookspec
 def payment_completed(order: Any) -> Any:
     """Called after the core credited a paid order; may return an awaitable."""

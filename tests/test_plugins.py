@@ -21,7 +21,7 @@ from tests.gateway import GatewayProcess, api
 pytestmark = pytest.mark.timeout(90)
 
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith(("register_", "transform_", "calculate_", "quota_",
-                                                            "payment_")))
+                                                            "payment_", "extend_")))
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,13 @@ def test_hook_register_channel_types(echo_gw, echo_admin, echo_token) -> None:
 def test_hook_register_model_prices(echo_gw, echo_admin, echo_token) -> None:
     log = log_of(echo_admin, echo_chat(echo_gw, echo_token))
     assert log["quota"] == math.ceil(1 * (7 + 3 * 2))
+
+
+def test_hook_extend_status(echo_gw, echo_admin) -> None:
+    status = api(echo_admin.root, "GET", "/api/status")
+    assert status["echo_greeting"] == "hello"  # from the plugin, with its option's value
+    assert status["docs_link"] == "https://echo.example/docs"  # overrides the core's default ("")
+    assert status["data_export_default_time"] == "hour"  # a key no plugin sets: the core's
 
 
 def test_hook_register_options(echo_admin) -> None:

@@ -64,6 +64,7 @@ def blueprint() -> Blueprint:
                 "enable_online_topup": bool(methods),
                 "plugins": loaded_plugins(gw),
                 **new_api_status(gw),
+                **plugin_status(gw),
             }
         )
 
@@ -144,13 +145,20 @@ def loaded_plugins(gw: Gateway) -> list[dict[str, Any]]:
     ]
 
 
+def plugin_status(gw: Gateway) -> dict[str, Any]:
+    """What the plugins add to the status (extend_status), in load order."""
+    merged: dict[str, Any] = {}
+    for extra in reversed(gw.pm.hook.extend_status(services=gw.services)):
+        merged.update(extra or {})
+    return merged
+
+
 def new_api_status(gw: Gateway) -> dict[str, Any]:
     """What New API's GetStatus adds, under its names: its front-end reads these. Features
     this gateway does not have (Discord, LINUX DO, Telegram, passkeys, check-in, data export,
     console panels) are reported off, so that front-end hides them; ``setup`` is true (no
     set-up wizard here)."""
     o = gw.options
-    plugins = {p["name"] for p in loaded_plugins(gw)}
     price = o.float("Price", 7.3)
     return {
         "oidc_enabled": o.bool("OidcEnabled"),
@@ -161,12 +169,11 @@ def new_api_status(gw: Gateway) -> dict[str, Any]:
         "quota_display_type": "USD" if o.bool("DisplayInCurrencyEnabled") else "TOKENS",
         "docs_link": "",
         "enable_batch_update": gw.settings.BATCH_UPDATE_ENABLED,
-        "enable_drawing": "midjourney" in plugins,
-        "enable_task": "midjourney" in plugins,
+        "enable_drawing": False,
+        "enable_task": False,
         "enable_data_export": False,
         "data_export_default_time": "hour",
         "default_collapse_sidebar": False,
-        "mj_notify_enabled": o.bool("MjNotifyEnabled"),
         "chats": [],
         "demo_site_enabled": False,
         "self_use_mode_enabled": False,

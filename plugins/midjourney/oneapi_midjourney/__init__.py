@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oneapi.plugin import ChannelType, Job, ModelApp, ModelPrices, OptionSpec, hookimpl
+from oneapi.plugin import ChannelType, Job, ModelApp, ModelPrices, OptionSpec, Services, hookimpl
 
 from ._actions import DEFAULT_PRICES, PLUS_MODELS, PROXY_MODELS
 from ._api import api_blueprint
@@ -17,6 +17,7 @@ from ._routes import mj_blueprint
 
 __all__ = [
     "MidjourneyAdaptor",
+    "extend_status",
     "poll_once",
     "register_blueprints",
     "register_channel_types",
@@ -53,6 +54,13 @@ def register_blueprints() -> list[Any]:
 @hookimpl
 def register_jobs() -> list[Job]:
     return [poll_job()]
+
+
+@hookimpl
+def extend_status(services: Services) -> dict[str, Any]:
+    """New API's front-end shows its drawing and task pages when these are on."""
+    return {"enable_drawing": True, "enable_task": True,
+            "mj_notify_enabled": services.options.bool("MjNotifyEnabled")}
 
 
 @hookimpl

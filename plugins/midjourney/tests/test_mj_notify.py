@@ -35,3 +35,14 @@ def test_notify_hook_updates_without_the_poller(mj: Mj) -> None:
         mj.admin.option("MjNotifyEnabled", "false")
         mj.admin.option("ServerAddress", "")
         mj.admin.option("MjPollInterval", POLL)
+
+
+def test_status_says_drawing_and_notify_for_new_apis_console(mj: Mj) -> None:
+    status = mj.gateway.client().get("/api/status").json()["data"]
+    assert status["enable_drawing"] is True and status["enable_task"] is True
+    assert status["mj_notify_enabled"] is False
+    mj.admin.option("MjNotifyEnabled", "true")
+    try:
+        assert mj.gateway.client().get("/api/status").json()["data"]["mj_notify_enabled"] is True
+    finally:
+        mj.admin.option("MjNotifyEnabled", "false")

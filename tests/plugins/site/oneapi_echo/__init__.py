@@ -85,6 +85,12 @@ def register_model_prices() -> ModelPrices:
 
 
 @hookimpl
+def extend_status(services: Any) -> dict[str, Any]:
+    _mark("extend_status")
+    return {"echo_greeting": services.options.get("EchoGreeting"), "docs_link": "https://echo.example/docs"}
+
+
+@hookimpl
 def register_options() -> list[OptionSpec]:
     _mark("register_options")
     return [OptionSpec("EchoGreeting", "hello", lambda v: None if v else "must not be empty")]
